@@ -1,0 +1,1 @@
+"""Perception: frames in, typed detections, tracks and signal states out."""

@@ -1,0 +1,281 @@
+"""Scene configuration: one YAML file per camera view (format in docs/SCENE.md).
+
+Validated with pydantic (`extra="forbid"`). Every error names the YAML line, the key and what
+was expected, and all errors of a file are reported at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from detector.types import LABELS, Colour
+from pipeline.errors import SceneError
+
+Point = tuple[float, float]
+Label = Annotated[str, Field(pattern="^(" + "|".join(LABELS) + ")$")]
+Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _nonzero(v: Point | None) -> Point | None:
+    if v is not None and math.hypot(*v) == 0:
+        raise ValueError("direction vector must not be [0, 0]")
+    return v
+
+
+class Signal(_Strict):
+    id: Ident
+    box: tuple[float, float, float, float]
+
+    @field_validator("box")
+    @classmethod
+    def _ordered(cls, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        if box[2] <= box[0] or box[3] <= box[1]:
+            raise ValueError(f"box must be [x1, y1, x2, y2] with x1 < x2 and y1 < y2, got {list(box)}")
+        return box
+
+
+class StopLine(_Strict):
+    id: Ident
+    line: Annotated[list[Point], Field(min_length=2)]
+    approach: Point
+    signal: Ident
+
+    _check_approach = field_validator("approach")(_nonzero)
+
+
+class Lane(_Strict):
+    id: Ident
+    polygon: Annotated[list[Point], Field(min_length=3)]
+    direction: Point | None = None
+    allowed: list[Label] | None = None
+
+    _check_direction = field_validator("direction")(_nonzero)
+
+
+class SolidLine(_Strict):
+    id: Ident
+    line: Annotated[list[Point], Field(min_length=2)]
+
+
+class RedLightSettings(_Strict):
+    enabled: bool = True
+    grace_s: Annotated[float, Field(ge=0)] = 0.5
+    violate_on: Annotated[list[Colour], Field(min_length=1)] = [Colour.RED]
+    min_depth_px: Annotated[float, Field(ge=0)] = 4.0
+
+
+class SolidLineSettings(_Strict):
+    enabled: bool = True
+    min_frames: Annotated[int, Field(ge=1)] = 3
+
+
+class WrongWaySettings(_Strict):
+    enabled: bool = True
+    min_travel_px: Annotated[float, Field(gt=0)] = 60.0
+    min_duration_s: Annotated[float, Field(ge=0)] = 1.0
+
+
+class LaneClassSettings(_Strict):
+    enabled: bool = True
+    min_duration_s: Annotated[float, Field(ge=0)] = 2.0
+
+
+class RuleSettings(_Strict):
+    red_light: RedLightSettings = RedLightSettings()
+    solid_line: SolidLineSettings = SolidLineSettings()
+    wrong_way: WrongWaySettings = WrongWaySettings()
+    lane_class: LaneClassSettings = LaneClassSettings()
+
+
+class Scene(_Strict):
+    camera: Ident
+    frame_size: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]]
+    signals: list[Signal] = []
+    stop_lines: list[StopLine] = []
+    lanes: list[Lane] = []
+    solid_lines: list[SolidLine] = []
+    rules: RuleSettings = RuleSettings()
+
+    def signal(self, signal_id: str) -> Signal:
+        return next(s for s in self.signals if s.id == signal_id)
+
+    def scaled_to(self, width: int, height: int) -> Scene:
+        """The same scene with every coordinate scaled to a frame of `width` x `height`."""
+        sx, sy = width / self.frame_size[0], height / self.frame_size[1]
+        if (sx, sy) == (1.0, 1.0):
+            return self
+
+        def pts(points: list[Point]) -> list[Point]:
+            return [(x * sx, y * sy) for x, y in points]
+
+        def vec(v: Point | None) -> Point | None:
+            return None if v is None else (v[0] * sx, v[1] * sy)
+
+        return self.model_copy(
+            update={
+                "frame_size": (width, height),
+                "signals": [
+                    s.model_copy(update={"box": (s.box[0] * sx, s.box[1] * sy, s.box[2] * sx, s.box[3] * sy)})
+                    for s in self.signals
+                ],
+                "stop_lines": [
+                    s.model_copy(update={"line": pts(s.line), "approach": vec(s.approach)}) for s in self.stop_lines
+                ],
+                "lanes": [
+                    lane.model_copy(update={"polygon": pts(lane.polygon), "direction": vec(lane.direction)})
+                    for lane in self.lanes
+                ],
+                "solid_lines": [s.model_copy(update={"line": pts(s.line)}) for s in self.solid_lines],
+            }
+        )
+
+    def roi(self, margin: float = 0.1) -> tuple[int, int, int, int]:
+        """Bounding box of every line, lane and signal, grown by `margin` of the frame size."""
+        xs: list[float] = []
+        ys: list[float] = []
+        for s in self.signals:
+            xs += [s.box[0], s.box[2]]
+            ys += [s.box[1], s.box[3]]
+        for pts in [s.line for s in self.stop_lines] + [s.line for s in self.solid_lines] + [
+            lane.polygon for lane in self.lanes
+        ]:
+            xs += [p[0] for p in pts]
+            ys += [p[1] for p in pts]
+        w, h = self.frame_size
+        if not xs:
+            return (0, 0, w, h)
+        mx, my = margin * w, margin * h
+        return (
+            max(0, int(min(xs) - mx)),
+            max(0, int(min(ys) - my)),
+            min(w, int(math.ceil(max(xs) + mx))),
+            min(h, int(math.ceil(max(ys) + my))),
+        )
+
+
+def _semantic_errors(scene: Scene) -> list[tuple[tuple[Any, ...], str]]:
+    """Cross-field checks pydantic cannot express per field: ids, references, frame bounds."""
+    errors: list[tuple[tuple[Any, ...], str]] = []
+    w, h = scene.frame_size
+
+    def inside(loc: tuple[Any, ...], points: list[Point]) -> None:
+        for i, (x, y) in enumerate(points):
+            if not (0 <= x <= w and 0 <= y <= h):
+                errors.append(
+                    (loc + (i,), f"point [{x:g}, {y:g}] lies outside frame_size [{w}, {h}] (expected 0..{w}, 0..{h})")
+                )
+
+    for section in ("signals", "stop_lines", "lanes", "solid_lines"):
+        seen: set[str] = set()
+        for i, item in enumerate(getattr(scene, section)):
+            if item.id in seen:
+                errors.append(((section, i, "id"), f"duplicate id {item.id!r}: ids must be unique within {section}"))
+            seen.add(item.id)
+    signal_ids = [s.id for s in scene.signals]
+    for i, s in enumerate(scene.signals):
+        inside(("signals", i, "box"), [(s.box[0], s.box[1]), (s.box[2], s.box[3])])
+    for i, sl in enumerate(scene.stop_lines):
+        inside(("stop_lines", i, "line"), sl.line)
+        if sl.signal not in signal_ids:
+            known = ", ".join(signal_ids) or "none defined"
+            errors.append(
+                (("stop_lines", i, "signal"), f"names signal {sl.signal!r}, which does not exist (signals: {known})")
+            )
+    for i, lane in enumerate(scene.lanes):
+        inside(("lanes", i, "polygon"), lane.polygon)
+    for i, solid in enumerate(scene.solid_lines):
+        inside(("solid_lines", i, "line"), solid.line)
+    return errors
+
+
+def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
+    """Map every key path of a composed YAML document to its 1-based line."""
+    lines = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            sub = path + (key.value,)
+            lines.update(_line_index(value, sub))
+            lines[sub] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines.update(_line_index(item, path + (i,)))
+    return lines
+
+
+def _format(loc: tuple[Any, ...], message: str, lines: dict[tuple[Any, ...], int]) -> str:
+    probe = loc
+    while probe not in lines and probe:
+        probe = probe[:-1]
+    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(top level)"
+    return f"line {lines.get(probe, 1)}: {key}: {message}"
+
+
+def _pydantic_message(err: Any) -> str:
+    kind, loc = err["type"], err["loc"]
+    if kind == "extra_forbidden":
+        return f"unknown key {loc[-1]!r}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "too_short" and loc and loc[-1] in ("line", "polygon"):
+        need = 3 if loc[-1] == "polygon" else 2
+        got = len(err["input"]) if isinstance(err.get("input"), list) else "?"
+        return f"a {loc[-1]} needs at least {need} points [[x, y], ...], got {got}"
+    if kind == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern", "").startswith("^(car"):
+        return f"expected one of {', '.join(LABELS)}, got {err['input']!r}"
+    got = err.get("input")
+    shown = repr(got) if not isinstance(got, dict) else "a mapping"
+    return f"{err['msg'].replace('Value error, ', '')} (got {shown})"
+
+
+def parse_scene(data: Any, path: str = "<scene>", lines: dict[tuple[Any, ...], int] | None = None) -> Scene:
+    """Validate already-parsed YAML data; raise SceneError listing every problem."""
+    lines = lines or {}
+    if not isinstance(data, dict):
+        raise SceneError(path, [f"line 1: (top level): expected a mapping of scene keys, got {type(data).__name__}"])
+    try:
+        scene = Scene.model_validate(data)
+    except ValidationError as exc:
+        errs = []
+        for e in exc.errors():
+            loc = tuple(e["loc"])
+            # pydantic reports tuple items and union members with extra loc parts; trim to data keys
+            errs.append(_format(loc, _pydantic_message(e), lines))
+        raise SceneError(path, errs) from None
+    semantic = _semantic_errors(scene)
+    if semantic:
+        raise SceneError(path, [_format(loc, msg, lines) for loc, msg in semantic])
+    return scene
+
+
+def load_scene(path: str | Path) -> Scene:
+    """Read and validate a scene file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SceneError(str(p), ["file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SceneError(str(p), [f"cannot read file: {exc}"]) from None
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "line ?"
+        raise SceneError(str(p), [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    return parse_scene(data, str(p), _line_index(node) if node is not None else {})
+
+
+def scene_hash(scene: Scene) -> str:
+    """SHA-256 of the scene's validated content (comments and key order do not matter)."""
+    return hashlib.sha256(scene.model_dump_json().encode()).hexdigest()
