@@ -72,6 +72,8 @@ class RedLightSettings(_Strict):
     grace_s: Annotated[float, Field(ge=0)] = 0.5
     violate_on: Annotated[list[Colour], Field(min_length=1)] = [Colour.RED]
     min_depth_px: Annotated[float, Field(ge=0)] = 4.0
+    # person: a rider whose two-wheeler the detector missed (riders on a detected bike are merged into it)
+    labels: Annotated[list[Label], Field(min_length=1)] = ["car", "motorcycle", "bus", "truck", "bicycle", "person"]
 
 
 class SolidLineSettings(_Strict):
@@ -163,38 +165,59 @@ class Scene(_Strict):
         )
 
 
-def _semantic_errors(scene: Scene) -> list[tuple[tuple[Any, ...], str]]:
-    """Cross-field checks pydantic cannot express per field: ids, references, frame bounds."""
-    errors: list[tuple[tuple[Any, ...], str]] = []
-    w, h = scene.frame_size
+def _points(value: Any) -> list[tuple[float, float]]:
+    """The well-formed [x, y] points of a raw YAML value (malformed ones are pydantic's to report)."""
+    if not isinstance(value, list):
+        return []
+    return [
+        (float(p[0]), float(p[1]))
+        for p in value
+        if isinstance(p, list) and len(p) == 2 and all(isinstance(c, int | float) for c in p)
+    ]
 
-    def inside(loc: tuple[Any, ...], points: list[Point]) -> None:
+
+def _semantic_errors(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    """Cross-field checks on the raw data (ids, references, frame bounds), so they are reported
+    together with type errors instead of only after those are fixed."""
+    errors: list[tuple[tuple[Any, ...], str]] = []
+    size = data.get("frame_size")
+    bounds = size if isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) for v in size) else None
+
+    def inside(loc: tuple[Any, ...], points: list[tuple[float, float]]) -> None:
+        if bounds is None:
+            return
+        w, h = bounds
         for i, (x, y) in enumerate(points):
             if not (0 <= x <= w and 0 <= y <= h):
                 errors.append(
                     (loc + (i,), f"point [{x:g}, {y:g}] lies outside frame_size [{w}, {h}] (expected 0..{w}, 0..{h})")
                 )
 
+    def items(section: str) -> list[tuple[int, dict[str, Any]]]:
+        value = data.get(section)
+        return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)] if isinstance(value, list) else []
+
     for section in ("signals", "stop_lines", "lanes", "solid_lines"):
-        seen: set[str] = set()
-        for i, item in enumerate(getattr(scene, section)):
-            if item.id in seen:
-                errors.append(((section, i, "id"), f"duplicate id {item.id!r}: ids must be unique within {section}"))
-            seen.add(item.id)
-    signal_ids = [s.id for s in scene.signals]
-    for i, s in enumerate(scene.signals):
-        inside(("signals", i, "box"), [(s.box[0], s.box[1]), (s.box[2], s.box[3])])
-    for i, sl in enumerate(scene.stop_lines):
-        inside(("stop_lines", i, "line"), sl.line)
-        if sl.signal not in signal_ids:
-            known = ", ".join(signal_ids) or "none defined"
+        seen: set[Any] = set()
+        for i, item in items(section):
+            if item.get("id") in seen:
+                errors.append(((section, i, "id"), f"duplicate id {item['id']!r}: ids must be unique within {section}"))
+            seen.add(item.get("id"))
+    signal_ids = [s.get("id") for _, s in items("signals")]
+    for i, s in items("signals"):
+        box = _points([s.get("box", [])[:2], s.get("box", [])[2:]]) if isinstance(s.get("box"), list) else []
+        inside(("signals", i, "box"), box)
+    for i, sl in items("stop_lines"):
+        inside(("stop_lines", i, "line"), _points(sl.get("line")))
+        if "signal" in sl and sl["signal"] not in signal_ids:
+            known = ", ".join(map(str, signal_ids)) or "none defined"
             errors.append(
-                (("stop_lines", i, "signal"), f"names signal {sl.signal!r}, which does not exist (signals: {known})")
+                (("stop_lines", i, "signal"), f"names signal {sl['signal']!r}, which does not exist (signals: {known})")
             )
-    for i, lane in enumerate(scene.lanes):
-        inside(("lanes", i, "polygon"), lane.polygon)
-    for i, solid in enumerate(scene.solid_lines):
-        inside(("solid_lines", i, "line"), solid.line)
+    for i, lane in items("lanes"):
+        inside(("lanes", i, "polygon"), _points(lane.get("polygon")))
+    for i, solid in items("solid_lines"):
+        inside(("solid_lines", i, "line"), _points(solid.get("line")))
     return errors
 
 
@@ -212,20 +235,30 @@ def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, 
     return lines
 
 
-def _format(loc: tuple[Any, ...], message: str, lines: dict[tuple[Any, ...], int]) -> str:
+def _line_of(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
     probe = loc
     while probe not in lines and probe:
         probe = probe[:-1]
+    return lines.get(probe, 1)
+
+
+def _format(loc: tuple[Any, ...], message: str, line: int) -> str:
     key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(top level)"
-    return f"line {lines.get(probe, 1)}: {key}: {message}"
+    return f"line {line}: {key}: {message}"
 
 
 def _pydantic_message(err: Any) -> str:
     kind, loc = err["type"], err["loc"]
     if kind == "extra_forbidden":
         return f"unknown key {loc[-1]!r}"
+    if kind == "missing" and loc and isinstance(loc[-1], int):
+        return f"too few numbers: item {loc[-1]} is missing (a box is [x1, y1, x2, y2], a point [x, y])"
     if kind == "missing":
         return "required key is missing"
+    if kind == "string_pattern_mismatch" and "A-Za-z0-9" in err.get("ctx", {}).get("pattern", ""):
+        return f"an id may use only letters, digits, '_', '.' and '-', got {err['input']!r}"
+    if kind in ("tuple_type", "list_type"):
+        return f"expected a list such as [x, y] or [[x, y], ...], got {err.get('input')!r}"
     if kind == "too_short" and loc and loc[-1] in ("line", "polygon"):
         need = 3 if loc[-1] == "polygon" else 2
         got = len(err["input"]) if isinstance(err.get("input"), list) else "?"
@@ -242,18 +275,16 @@ def parse_scene(data: Any, path: str = "<scene>", lines: dict[tuple[Any, ...], i
     lines = lines or {}
     if not isinstance(data, dict):
         raise SceneError(path, [f"line 1: (top level): expected a mapping of scene keys, got {type(data).__name__}"])
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    scene = None
     try:
         scene = Scene.model_validate(data)
     except ValidationError as exc:
-        errs = []
-        for e in exc.errors():
-            loc = tuple(e["loc"])
-            # pydantic reports tuple items and union members with extra loc parts; trim to data keys
-            errs.append(_format(loc, _pydantic_message(e), lines))
-        raise SceneError(path, errs) from None
-    semantic = _semantic_errors(scene)
-    if semantic:
-        raise SceneError(path, [_format(loc, msg, lines) for loc, msg in semantic])
+        problems += [(tuple(e["loc"]), _pydantic_message(e)) for e in exc.errors()]
+    problems += _semantic_errors(data)
+    if problems or scene is None:
+        located = sorted(((_line_of(loc, lines), loc, msg) for loc, msg in problems), key=lambda t: t[0])
+        raise SceneError(path, [_format(loc, msg, line) for line, loc, msg in located])
     return scene
 
 

@@ -1,0 +1,238 @@
+"""Signal-head colour from the image: a per-crop reading plus per-signal hysteresis.
+
+`read_colour` judges one crop of a signal head. Lit lamps are bright *and* colourful, so
+pixels are weighted by chroma (max - min of B, G, R) among the bright ones; their hue votes
+for red, amber or green. At night a lamp saturates to a near-white core whose colour only
+shows in the halo around it, which chroma picks up and the core does not. Red and amber
+overlap in hue (a saturated red LED drifts to orange, some amber LEDs sit at hue ~12), so
+where the head is elongated the lamp's place in the housing breaks the tie: top / left is
+red, the middle amber, bottom / right green.
+
+`SignalReader` crops every configured head from each frame and filters the raw readings so
+one odd frame does not change the state, and remembers when the current colour began.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from detector.types import Colour, LightState
+
+_COLOURS = (Colour.RED, Colour.YELLOW, Colour.GREEN)
+
+# OpenCV hue (0..180) bands. Red wraps around 0; the red/amber border is soft (see above).
+_RED_BELOW = 9
+_RED_ABOVE = 150
+_AMBER_BELOW = 38
+_GREEN_BELOW = 100
+
+_MIN_SIDE = 24  # tiny crops are upscaled to this so the halo has pixels to spread into
+_MIN_PEAK_V = 110  # nothing brighter than this: no lamp is lit
+_MIN_CONTRAST = 45  # the lit lamp must stand out from the crop's median brightness...
+_GLOW_CHROMA = 90  # ...or, in a crop of the lamp alone, glow in a strong colour
+_MIN_CHROMA = 28  # below this a pixel is grey/white: its hue means nothing
+_ELONGATED = 1.5  # aspect ratio from which the crop is taken as a 3-lamp head
+_POSITION_WEIGHT = 0.85  # how strongly lamp position can tip a hue split
+_MIN_SHARE = 0.5  # the winning colour must hold this share of the evidence
+
+
+def read_colour(crop: np.ndarray) -> tuple[Colour, float]:
+    """Read which lamp of a signal head is lit.
+
+    Args:
+        crop: BGR (or BGRA) uint8 image of one signal head, all lamps inside.
+
+    Returns:
+        The colour and a confidence in 0..1; ``Colour.UNKNOWN`` when no lamp is clearly lit.
+    """
+    bgr = _as_bgr(crop, "crop")
+    if bgr.shape[0] < 2 or bgr.shape[1] < 2:
+        return Colour.UNKNOWN, 0.0
+    bgr = _upscale(bgr)
+    hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
+    hue = hsv[..., 0]
+    value = hsv[..., 2].astype(np.float32)
+    chroma = bgr.max(axis=2).astype(np.float32) - bgr.min(axis=2)
+
+    peak = float(np.percentile(value, 99))
+    if peak < _MIN_PEAK_V:
+        return Colour.UNKNOWN, 0.0
+    lit = value >= 0.5 * peak
+    chroma_peak = float(np.percentile(chroma[lit], 99))
+    contrast = peak - float(np.median(value))
+    # A lamp is lit when it outshines its housing, or (crop = just the lamp) glows strongly.
+    if contrast < _MIN_CONTRAST and chroma_peak < _GLOW_CHROMA:
+        return Colour.UNKNOWN, 0.0
+    votes = lit & (chroma >= max(_MIN_CHROMA, 0.45 * chroma_peak))
+    if not votes.any():
+        return Colour.UNKNOWN, 0.0
+
+    weight = chroma[votes] * value[votes]
+    shares = _hue_shares(hue[votes], weight)
+    prior = _position_prior(votes, weight)
+    if prior is not None:
+        shares[:3] *= 1.0 - _POSITION_WEIGHT + _POSITION_WEIGHT * prior
+    total = float(shares.sum())
+    if total <= 0.0:
+        return Colour.UNKNOWN, 0.0
+    shares /= total
+    best = int(np.argmax(shares[:3]))
+    if shares[best] < _MIN_SHARE:
+        return Colour.UNKNOWN, float(shares[best])
+    strength = min(1.0, max(contrast, chroma_peak) / 128.0)
+    return _COLOURS[best], round(float(shares[best]) * (0.5 + 0.5 * strength), 3)
+
+
+def _as_bgr(image: np.ndarray, what: str) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise ValueError(f"{what} must be a uint8 numpy array (BGR, as OpenCV decodes), got {type(image).__name__}"
+                         f" of dtype {getattr(image, 'dtype', None)}")
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise ValueError(f"{what} must have shape (height, width, 3) in BGR order, got {image.shape}")
+    return image[..., :3]
+
+
+def _upscale(bgr: np.ndarray) -> np.ndarray:
+    side = min(bgr.shape[:2])
+    if side >= _MIN_SIDE:
+        return bgr
+    scale = math.ceil(_MIN_SIDE / side)
+    return cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+
+
+def _hue_shares(hue: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Weighted evidence for red, amber, green and any other hue (sky, signs) among the votes."""
+    red = (hue < _RED_BELOW) | (hue >= _RED_ABOVE)
+    amber = (hue >= _RED_BELOW) & (hue < _AMBER_BELOW)
+    green = (hue >= _AMBER_BELOW) & (hue < _GREEN_BELOW)
+    other = ~(red | amber | green)
+    return np.array([weight[m].sum() for m in (red, amber, green, other)], dtype=np.float64)
+
+
+def _position_prior(votes: np.ndarray, weight: np.ndarray) -> np.ndarray | None:
+    """How well the lit area's place in an elongated housing fits each lamp (red, amber, green).
+
+    Returns None for a squarish crop (a single lamp, or a head whose layout can't be told).
+    """
+    height, width = votes.shape
+    if height >= _ELONGATED * width:
+        axis, length = 0, height
+    elif width >= _ELONGATED * height:
+        axis, length = 1, width
+    else:
+        return None
+    coords = np.nonzero(votes)[axis].astype(np.float64)
+    where = float((coords + 0.5) @ weight / weight.sum()) / length  # 0 = top/left, 1 = bottom/right
+    centres = np.array([1 / 6, 1 / 2, 5 / 6])
+    return np.clip(1.0 - np.abs(where - centres) * 3.0, 0.0, 1.0)
+
+
+@dataclass(slots=True)
+class _Track:
+    """Filter state of one signal head: the held colour and the streak that may replace it."""
+
+    box: tuple[int, int, int, int]
+    state: LightState | None = None
+    candidate: Colour | None = None
+    candidate_count: int = 0
+    candidate_since: tuple[float, int] = (0.0, 0)
+    unknown_since: tuple[float, int] | None = None
+
+
+class SignalReader:
+    """Reads every configured signal head in each frame, with hysteresis.
+
+    Args:
+        signals: ``(signal_id, (x1, y1, x2, y2))`` per head, in pixels of the frames given
+            to :meth:`update`; boxes may reach past the frame edge.
+        min_frames: consecutive raw readings of a new colour needed before it replaces the
+            current one.
+        unknown_after_s: how long raw readings must stay unknown before the state becomes
+            ``Colour.UNKNOWN``; shorter gaps keep the current colour.
+    """
+
+    def __init__(
+        self,
+        signals: Sequence[tuple[str, tuple[float, float, float, float]]],
+        *,
+        min_frames: int = 2,
+        unknown_after_s: float = 2.0,
+    ) -> None:
+        if min_frames < 1:
+            raise ValueError(f"min_frames must be >= 1 (1 = no hysteresis), got {min_frames}")
+        if not unknown_after_s >= 0.0:
+            raise ValueError(f"unknown_after_s must be >= 0 seconds, got {unknown_after_s}")
+        self.min_frames = min_frames
+        self.unknown_after_s = unknown_after_s
+        self._tracks: dict[str, _Track] = {}
+        for signal_id, box in signals:
+            if signal_id in self._tracks:
+                raise ValueError(f"signal ids must be unique, {signal_id!r} appears twice")
+            self._tracks[signal_id] = _Track(_pixel_box(signal_id, box))
+
+    def update(self, frame: np.ndarray, frame_index: int, timestamp: float) -> dict[str, LightState]:
+        """Read every signal in this frame and return its filtered state per signal id.
+
+        ``LightState.since`` / ``since_frame`` are the timestamp / frame index of the first raw
+        reading of the current colour, not of the frame where it was confirmed.
+        """
+        bgr = _as_bgr(frame, "frame")
+        states = {}
+        for signal_id, track in self._tracks.items():
+            colour, confidence = read_colour(_crop(bgr, track.box))
+            states[signal_id] = self._step(signal_id, track, colour, confidence, frame_index, timestamp)
+        return states
+
+    def _step(self, signal_id: str, track: _Track, colour: Colour, confidence: float,
+              frame_index: int, timestamp: float) -> LightState:
+        now = (timestamp, frame_index)
+        state = track.state
+        if state is None or colour == state.colour:
+            since = now if state is None else (state.since, state.since_frame)
+            track.state = LightState(signal_id, colour, confidence, since[0], since[1])
+            track.candidate, track.candidate_count, track.unknown_since = None, 0, None
+        elif colour == Colour.UNKNOWN:
+            track.candidate, track.candidate_count = None, 0
+            if track.unknown_since is None:
+                track.unknown_since = now
+            if timestamp - track.unknown_since[0] >= self.unknown_after_s:
+                start = track.unknown_since
+                track.state = LightState(signal_id, Colour.UNKNOWN, 0.0, start[0], start[1])
+        else:
+            track.unknown_since = None
+            if colour != track.candidate:
+                track.candidate, track.candidate_count, track.candidate_since = colour, 0, now
+            track.candidate_count += 1
+            if track.candidate_count >= self.min_frames:
+                start = track.candidate_since
+                track.state = LightState(signal_id, colour, confidence, start[0], start[1])
+                track.candidate, track.candidate_count = None, 0
+        return track.state
+
+
+def _pixel_box(signal_id: str, box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    values = tuple(float(v) for v in box)
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"signal {signal_id!r}: box must be 4 finite numbers x1, y1, x2, y2, got {box}")
+    x1, y1, x2, y2 = values
+    if x2 <= x1 or y2 <= y1:
+        raise ValueError(f"signal {signal_id!r}: box needs x1 < x2 and y1 < y2, got {box}")
+    return math.floor(x1), math.floor(y1), math.ceil(x2), math.ceil(y2)
+
+
+def _crop(frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The box's pixels; parts outside the frame are black, so lamp positions keep their place."""
+    x1, y1, x2, y2 = box
+    height, width = frame.shape[:2]
+    if x1 >= 0 and y1 >= 0 and x2 <= width and y2 <= height:
+        return frame[y1:y2, x1:x2]
+    out = np.zeros((y2 - y1, x2 - x1, 3), dtype=np.uint8)
+    ix1, iy1, ix2, iy2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
+    if ix1 < ix2 and iy1 < iy2:
+        out[iy1 - y1:iy2 - y1, ix1 - x1:ix2 - x1] = frame[iy1:iy2, ix1:ix2]
+    return out

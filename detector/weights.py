@@ -1,0 +1,132 @@
+"""Which detector weights to use: the manifest in models/, names, paths and the environment."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+DEFAULT_WEIGHTS = "yolov8n.pt"
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+class WeightsError(Exception):
+    """Weights that cannot be found or loaded; the message lists what the user can do."""
+
+
+class ManifestEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    file: str
+    sha256: str | None = None
+    bytes: int | None = None
+    imgsz: int
+    format: str = "pytorch"
+    source: str
+    licence: str
+    classes: dict[str, str | None] = {}
+    notes: str = ""
+    training: dict[str, object] | None = None
+    scores: dict[str, object] | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """A weights file on disk (or an ultralytics asset name to download) and what we know of it."""
+
+    name: str
+    path: str
+    entry: ManifestEntry | None = None
+    class_overrides: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def imgsz(self) -> int | None:
+        return self.entry.imgsz if self.entry else None
+
+    def sha256(self) -> str | None:
+        p = Path(self.path)
+        if not p.is_file():
+            return None
+        h = hashlib.sha256()
+        with p.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+
+
+def models_dir() -> Path:
+    return Path(os.environ.get("TRAFFICCAM_MODELS_DIR", MODELS_DIR))
+
+
+def load_manifest(path: Path | None = None) -> list[ManifestEntry]:
+    path = path or models_dir() / "manifest.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return [ManifestEntry.model_validate(m) for m in data.get("models", [])]
+    except FileNotFoundError:
+        return []
+    except (yaml.YAMLError, ValidationError, AttributeError) as exc:
+        raise WeightsError(f"weights manifest {path} is malformed: {exc}") from None
+
+
+def search_dirs() -> list[Path]:
+    """Folders searched for manifest files: models/, then TRAFFICCAM_MODEL_PATH entries."""
+    extra = [Path(p) for p in os.environ.get("TRAFFICCAM_MODEL_PATH", "").split(os.pathsep) if p]
+    return [models_dir(), *extra]
+
+
+def locate(entry: ManifestEntry) -> Path | None:
+    for d in search_dirs():
+        candidate = d / entry.file
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _help() -> str:
+    names = ", ".join(e.name for e in load_manifest()) or "none"
+    return (
+        "Pass --weights NAME (known: " + names + ") or --weights PATH, or set TRAFFICCAM_WEIGHTS; "
+        "put manifest files in models/ or a folder listed in TRAFFICCAM_MODEL_PATH "
+        "(`trafficcam models list` shows what is present)."
+    )
+
+
+def resolve(spec: str | None = None) -> ResolvedWeights:
+    """Turn `--weights` (a manifest name or a path), TRAFFICCAM_WEIGHTS or the default into weights.
+
+    Raises:
+        WeightsError: the name is unknown and no such file exists.
+    """
+    spec = spec or os.environ.get("TRAFFICCAM_WEIGHTS") or DEFAULT_WEIGHTS
+    manifest = load_manifest()
+    by_name = {e.name: e for e in manifest}
+    by_file = {e.file: e for e in manifest}
+    if spec in by_name:
+        entry = by_name[spec]
+        found = locate(entry)
+        if found is None:
+            if entry.file == DEFAULT_WEIGHTS:  # ultralytics downloads its own assets where it can
+                return ResolvedWeights(entry.name, entry.file, entry, entry.classes)
+            raise WeightsError(
+                f"weights {spec!r} ({entry.file}) not found in {', '.join(map(str, search_dirs()))}. "
+                f"Where to get it: {entry.source} " + _help()
+            )
+        return ResolvedWeights(entry.name, str(found), entry, entry.classes)
+    path = Path(spec).expanduser()
+    entry = by_file.get(path.name)
+    if path.is_file():
+        return ResolvedWeights(entry.name if entry else path.stem, str(path), entry, entry.classes if entry else {})
+    if entry is not None:
+        found = locate(entry)
+        if found is not None:
+            return ResolvedWeights(entry.name, str(found), entry, entry.classes)
+    if path.name == spec and spec.endswith(".pt") and "/" not in spec:
+        # bare asset name such as yolov8n.pt: let ultralytics try to download it
+        return ResolvedWeights(path.stem, spec, entry, entry.classes if entry else {})
+    raise WeightsError(f"weights {spec!r}: no such file and no such name in the manifest. " + _help())

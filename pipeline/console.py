@@ -1,0 +1,78 @@
+"""What `trafficcam process` shows a person: a progress bar, then a summary table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from pipeline.process import ProcessResult, ProcessSettings, process_video
+from pipeline.report import build_report, write_report
+
+
+def run_process(
+    video: Path,
+    scene: Path,
+    settings: ProcessSettings,
+    data_dir: Path,
+    db_url: str | None,
+    report: Path | None,
+    console: Console,
+    show_progress: bool,
+) -> ProcessResult:
+    """Process a video with a progress bar, print the summary, write the report."""
+    if show_progress:
+        columns = (
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[fps]:.1f} fps"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        )  # fmt: skip
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task(video.name, total=None, fps=0.0)
+
+            def on_progress(done: int, total: int | None) -> None:
+                elapsed = bar.tasks[0].elapsed or 0.0
+                bar.update(task, completed=done, total=total, fps=done / elapsed if elapsed else 0.0)
+
+            result = process_video(video, scene, settings, data_dir, db_url, on_progress)
+    else:
+        result = process_video(video, scene, settings, data_dir, db_url)
+    print_summary(result, data_dir, console)
+    if report is not None:
+        write_report(build_report(result, data_dir), report)
+        console.print(f"report: {report}", highlight=False)
+    return result
+
+
+def print_summary(result: ProcessResult, data_dir: Path, console: Console) -> None:
+    table = Table(title=f"{Path(result.video).name} — camera {result.camera} — run {result.run_id}")
+    table.add_column("rule")
+    table.add_column("where")
+    table.add_column("violations", justify="right")
+    table.add_column("new", justify="right")
+    for (rule, where), n in sorted(result.counts().items()):
+        new = sum(1 for r in result.reported if (r.violation.rule, r.violation.where) == (rule, where) and r.new)
+        table.add_row(rule, where, str(n), str(new))
+    if not result.reported:
+        table.add_row("(none)", "", "0", "0")
+    console.print(table)
+    speed = result.video_s / result.wall_s if result.wall_s else 0.0
+    expected = f" of {result.frames_expected} expected" if result.frames_expected else ""
+    console.print(
+        f"frames read {result.frames_read}{expected}, analysed {result.frames_analysed},"
+        f" dropped {result.frames_dropped}"
+        f" | {result.wall_s:.1f} s wall for {result.video_s:.1f} s of video = {speed:.2f}x real time"
+        f" ({result.frames_read / result.wall_s if result.wall_s else 0:.1f} fps)",
+        highlight=False,
+    )
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(result.stage_s.items(), key=lambda kv: -kv[1]))
+    console.print(f"time by stage: {stages}", highlight=False)
+    if result.reported:
+        first = next(iter(result.reported)).evidence.get("during", "")
+        folder = (data_dir / first).parent.parent if first else data_dir / "evidence"
+        console.print(f"evidence: {folder}   database: {data_dir / 'trafficcam.db'} (unless --db)", highlight=False)
+    if result.evidence_failures:
+        console.print(f"[red]{result.evidence_failures} evidence package(s) failed; see the log above[/]")
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)

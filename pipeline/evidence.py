@@ -1,0 +1,312 @@
+"""Evidence packages: before / during / after images, a vehicle crop and a clip, with SHA-256s.
+
+Frames wait in a bounded ring buffer of JPEG-encoded frames. When a violation is seen its
+job waits for the post-roll, then a writer thread draws and encodes the files into a
+`.partial` folder and renames it into place, so a crash never leaves a complete-looking
+package with files missing. The caller records the violation in the database only after the
+folder is complete (see `EvidenceRecorder.poll`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from detector.types import Box, Colour, Observation, Track
+from pipeline import draw
+from pipeline.errors import StorageError
+from pipeline.rules.base import Violation
+from pipeline.scene import Scene
+from pipeline.source import Frame
+
+log = logging.getLogger(__name__)
+
+MIME = {".jpg": "image/jpeg", ".mp4": "video/mp4"}
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    kind: str
+    path: str  # relative to the data dir
+    sha256: str
+    bytes: int
+    mime: str
+
+
+@dataclass
+class EvidenceJob:
+    """A violation waiting for its post-roll; `context` is handed back untouched with the files."""
+
+    violation: Violation
+    track: Track
+    occurred_at: datetime
+    public_id: str
+    due: float
+    context: object = None
+
+
+@dataclass(frozen=True)
+class _Buffered:
+    index: int
+    timestamp: float
+    jpeg: bytes
+
+
+class EvidenceRecorder:
+    """Ring buffer + post-roll wait + background writer for one camera."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        scene: Scene,
+        fps: float,
+        *,
+        pre_s: float = 3.0,
+        post_s: float = 3.0,
+        signal_colour_at: Callable[[str, float], Colour] | None = None,
+        track_lookup: Callable[[int], Track | None] | None = None,
+    ):
+        self.data_dir = Path(data_dir)
+        self.scene = scene
+        self.fps = fps
+        self.pre_s, self.post_s = pre_s, post_s
+        self._ring: deque[_Buffered] = deque(maxlen=max(2, int((pre_s + post_s + 1.0) * fps) + 1))
+        self._waiting: list[EvidenceJob] = []
+        self._writing: list[tuple[EvidenceJob, Future[list[WrittenFile]]]] = []
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence")
+        self._colour_at = signal_colour_at or (lambda sid, t: Colour.UNKNOWN)
+        self._track_lookup = track_lookup or (lambda tid: None)
+
+    @property
+    def pending(self) -> int:
+        return len(self._waiting) + len(self._writing)
+
+    def add_frame(self, frame: Frame) -> None:
+        self._ring.append(_Buffered(frame.index, frame.timestamp, frame.jpeg))
+        ready = [j for j in self._waiting if frame.timestamp >= j.due]
+        for job in ready:
+            self._submit(job)
+
+    def start(self, job: EvidenceJob) -> None:
+        self._waiting.append(job)
+
+    def _submit(self, job: EvidenceJob) -> None:
+        self._waiting.remove(job)
+        track = self._track_lookup(job.violation.track_id) or job.track
+        v = job.violation
+        frames = [b for b in self._ring if v.timestamp - self.pre_s <= b.timestamp <= v.timestamp + self.post_s]
+        colours = {s.id: self._colour_at(s.id, v.timestamp) for s in self.scene.signals}
+        future = self._pool.submit(self._write, job, track, frames, colours)
+        self._writing.append((job, future))
+
+    def poll(self, wait: bool = False) -> list[tuple[EvidenceJob, list[WrittenFile] | Exception]]:
+        """Jobs whose files are complete (or failed), in the order they were started."""
+        done = []
+        while self._writing and (wait or self._writing[0][1].done()):
+            job, future = self._writing.pop(0)
+            try:
+                done.append((job, future.result()))
+            except Exception as exc:  # one bad package must not stop the run
+                log.error("evidence for violation %s failed: %s", job.public_id, exc)
+                done.append((job, exc))
+        return done
+
+    def flush(self) -> list[tuple[EvidenceJob, list[WrittenFile] | Exception]]:
+        """Write every waiting job with the frames there are (end of a video, or shutdown)."""
+        for job in list(self._waiting):
+            self._submit(job)
+        return self.poll(wait=True)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    # -- the writer thread ---------------------------------------------------------------
+
+    def package_dir(self, job: EvidenceJob) -> Path:
+        day = job.occurred_at.strftime("%Y-%m-%d")
+        return self.data_dir / "evidence" / self.scene.camera / day / job.public_id
+
+    def _write(
+        self, job: EvidenceJob, track: Track, frames: list[_Buffered], colours: dict[str, Colour]
+    ) -> list[WrittenFile]:
+        final = self.package_dir(job)
+        partial = final.with_name(final.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            partial.mkdir(parents=True, exist_ok=True)
+            names = self._write_files(partial, job, track, frames, colours)
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(partial, final)
+        except OSError as exc:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise StorageError(f"cannot write evidence under {final.parent}: {exc.strerror or exc}") from exc
+        out = []
+        for kind, name in names.items():
+            path = final / name
+            out.append(
+                WrittenFile(kind, str(path.relative_to(self.data_dir)), sha256_file(path), path.stat().st_size,
+                            MIME[path.suffix])
+            )
+        return out
+
+    def _write_files(
+        self, folder: Path, job: EvidenceJob, track: Track, frames: list[_Buffered], colours: dict[str, Colour]
+    ) -> dict[str, str]:
+        v = job.violation
+        by_index = {b.index: b for b in frames}
+        obs = {o.frame_index: o for o in track.observations}
+        picks = _pick_frames(v, track, by_index, self.fps)
+        names: dict[str, str] = {}
+        for kind, index in picks.items():
+            buffered = by_index.get(index)
+            if buffered is None:
+                continue
+            image = cv2.imdecode(np.frombuffer(buffered.jpeg, np.uint8), cv2.IMREAD_COLOR)
+            box = obs[index].box if index in obs else v.box
+            annotated = self._annotate(image, v, track, box, buffered, colours, job.occurred_at)
+            _imwrite(folder / f"{kind}.jpg", annotated)
+            names[kind] = f"{kind}.jpg"
+        crop = _vehicle_crop(track, by_index)
+        if crop is not None:
+            _imwrite(folder / "vehicle.jpg", crop)
+            names["vehicle"] = "vehicle.jpg"
+        if frames:
+            encode_clip([b.jpeg for b in frames], self.fps, folder / "clip.mp4")
+            names["clip"] = "clip.mp4"
+        _fsync_dir(folder)
+        return names
+
+    def _annotate(self, image, v, track, box, buffered, colours, occurred_at) -> np.ndarray:  # type: ignore[no-untyped-def]
+        colour_now = {sid: self._colour_at(sid, buffered.timestamp) for sid in colours}
+        out = draw.draw_scene(image, self.scene, highlight=v.where, signal_colours=colour_now, faint=True)
+        path = [o.box.anchor for o in track.observations if o.frame_index <= buffered.index]
+        draw.draw_vehicle(out, box, path, f"#{v.track_id} {v.label}")
+        if v.signal_id is not None:
+            head = self.scene.signal(v.signal_id).box
+            draw.signal_inset(out, image, head, colour_now.get(v.signal_id, Colour.UNKNOWN))
+        offset = buffered.timestamp - v.timestamp
+        when = occurred_at.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+        signal = (
+            f"signal {v.signal_id}: {colour_now.get(v.signal_id, Colour.UNKNOWN).value} now;"
+            f" {v.signal_colour.value if v.signal_colour else '?'} for {v.seconds_into_colour:.1f} s at the crossing"
+            if v.signal_id
+            else "no signal for this rule"
+        )
+        lines = [
+            f"camera {self.scene.camera}   {when}",
+            f"video t={buffered.timestamp:.1f} s, frame {buffered.index} ({offset:+.1f} s from the violation)",
+            f"rule {v.rule} at {v.where}   track #{v.track_id} {v.label} (conf {v.confidence:.2f})",
+            signal,
+        ]
+        return draw.data_bar(out, lines)
+
+
+def _pick_frames(v: Violation, track: Track, available: dict[int, _Buffered], fps: float) -> dict[str, int]:
+    """before: the last observation before the crossing at least ~0.5 s earlier when there is one;
+    during: the crossing frame; after: about 1 s later, on a frame where the track was seen."""
+    seen = [o.frame_index for o in track.observations if o.frame_index in available]
+    before = [i for i in seen if i < v.frame_index]
+    after = [i for i in seen if i > v.frame_index]
+    half, one = int(round(0.5 * fps)), int(round(1.0 * fps))
+    picks = {"during": v.frame_index}
+    if before:
+        early = [i for i in before if i <= v.frame_index - half]
+        picks["before"] = early[-1] if early else before[0]
+    elif available:
+        picks["before"] = max(min(available), v.frame_index - one)
+    if after:
+        late = [i for i in after if i >= v.frame_index + one]
+        picks["after"] = late[0] if late else after[-1]
+    elif available:
+        picks["after"] = min(max(available), v.frame_index + one)
+    return picks
+
+
+def _vehicle_crop(track: Track, available: dict[int, _Buffered]) -> np.ndarray | None:
+    """Crop of the vehicle from its clearest frame: the largest confident box in the buffer."""
+    candidates: list[Observation] = [o for o in track.observations if o.frame_index in available]
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda o: o.box.area * o.confidence)
+    image = cv2.imdecode(np.frombuffer(available[best.frame_index].jpeg, np.uint8), cv2.IMREAD_COLOR)
+    crop = _crop(image, best.box, margin=0.15)
+    if crop.shape[0] < 240:  # small vehicles are enlarged so a reviewer can read them
+        scale = 240 / crop.shape[0]
+        crop = cv2.resize(crop, (int(crop.shape[1] * scale), 240), interpolation=cv2.INTER_CUBIC)
+    return crop
+
+
+def _crop(image: np.ndarray, box: Box, margin: float) -> np.ndarray:
+    h, w = image.shape[:2]
+    mx, my = box.width * margin, box.height * margin
+    x1, y1 = max(0, int(box.x1 - mx)), max(0, int(box.y1 - my))
+    x2, y2 = min(w, int(box.x2 + mx) + 1), min(h, int(box.y2 + my) + 1)
+    return image[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)]
+
+
+def encode_clip(jpegs: list[bytes], fps: float, out: Path) -> None:
+    """H.264 MP4 that browsers play (ffmpeg from imageio-ffmpeg); OpenCV's mp4v as a fallback."""
+    try:
+        import imageio_ffmpeg
+
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        exe = shutil.which("ffmpeg")
+    if exe:
+        cmd = [
+            exe, "-hide_banner", "-loglevel", "error", "-y", "-f", "image2pipe", "-c:v", "mjpeg",
+            "-framerate", f"{fps:.3f}", "-i", "-", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2",
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "26", "-pix_fmt", "yuv420p",
+            "-movflags", "+faststart", str(out),
+        ]  # fmt: skip
+        proc = subprocess.run(cmd, input=b"".join(jpegs), capture_output=True, timeout=300)
+        if proc.returncode == 0:
+            return
+        log.warning("ffmpeg could not encode %s (%s); using OpenCV", out, proc.stderr.decode()[-200:])
+    first = cv2.imdecode(np.frombuffer(jpegs[0], np.uint8), cv2.IMREAD_COLOR)
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (first.shape[1], first.shape[0]))
+    try:
+        for data in jpegs:
+            writer.write(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+    finally:
+        writer.release()
+    if not out.exists() or out.stat().st_size == 0:
+        raise OSError(f"could not encode clip {out}")
+
+
+def _imwrite(path: Path, image: np.ndarray) -> None:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    if not ok:
+        raise OSError(f"could not encode {path.name}")
+    with path.open("wb") as f:
+        f.write(buf.tobytes())
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(folder: Path) -> None:
+    for p in folder.iterdir():
+        if p.suffix == ".mp4":
+            with p.open("rb") as f:
+                os.fsync(f.fileno())
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,0 +1,49 @@
+"""The colour history of every signal head, as rules read it."""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+
+from detector.types import LightState
+
+
+class SignalTimeline:
+    """Colour changes of one signal head, oldest first, bounded to `max_changes`."""
+
+    def __init__(self, max_changes: int = 256):
+        self._states: deque[LightState] = deque(maxlen=max_changes)
+
+    def record(self, state: LightState) -> None:
+        last = self._states[-1] if self._states else None
+        if last is None or (state.colour, state.since_frame) != (last.colour, last.since_frame):
+            # a change confirmed late may begin before the previous entry: drop superseded entries
+            while self._states and self._states[-1].since >= state.since:
+                self._states.pop()
+            self._states.append(state)
+
+    def state_at(self, timestamp: float) -> LightState | None:
+        starts = [s.since for s in self._states]
+        i = bisect.bisect_right(starts, timestamp) - 1
+        return self._states[i] if i >= 0 else None
+
+    def changes(self) -> list[LightState]:
+        return list(self._states)
+
+
+class SignalBoard:
+    """All signal heads of a scene; implements the rules' `SignalBoard` protocol."""
+
+    def __init__(self, signal_ids: list[str], max_changes: int = 256):
+        self._timelines = {sid: SignalTimeline(max_changes) for sid in signal_ids}
+
+    def record(self, states: dict[str, LightState]) -> None:
+        for sid, state in states.items():
+            self._timelines[sid].record(state)
+
+    def state_at(self, signal_id: str, timestamp: float) -> LightState | None:
+        timeline = self._timelines.get(signal_id)
+        return None if timeline is None else timeline.state_at(timestamp)
+
+    def timelines(self) -> dict[str, list[LightState]]:
+        return {sid: t.changes() for sid, t in self._timelines.items()}

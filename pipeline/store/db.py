@@ -1,0 +1,270 @@
+"""Opening the database: SQLite under the data dir by default, PostgreSQL by URL.
+
+Every failure to open or use it becomes one `StorageError` whose message says what went
+wrong and what to do, with the URL's password masked and no traceback text.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
+
+from pipeline.errors import StorageError
+from pipeline.store.models import Base
+
+DB_FILENAME = "trafficcam.db"
+BUSY_TIMEOUT_S = 30
+"""How long an SQLite writer waits for another process's transaction before giving up."""
+CONNECT_TIMEOUT_S = 10
+"""How long to wait for a PostgreSQL server to answer before saying it is unreachable."""
+
+_URL_HELP = (
+    "Expected e.g. postgresql+psycopg://USER:PASSWORD@HOST:5432/DBNAME or sqlite:///PATH/trafficcam.db; "
+    "set it with --db or TRAFFICCAM_DATABASE_URL."
+)
+_UNREACHABLE = (
+    "connection refused",
+    "timeout",
+    "timed out",
+    "resolve host",
+    "could not translate host",
+    "name or service not known",
+    "no route to host",
+    "network is unreachable",
+    "server closed the connection",
+    "connection failed",
+    "connection attempts failed",
+)
+
+
+class Database:
+    """An open database and the data dir its evidence paths are relative to."""
+
+    def __init__(self, engine: Engine, data_dir: Path) -> None:
+        self.engine = engine
+        self.data_dir = data_dir
+
+    @property
+    def url(self) -> str:
+        """The database URL with its password masked, safe to log."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed when the block ends, rolled back on error.
+
+        Raises:
+            StorageError: the database failed (unreachable, locked, full, ...).
+            sqlalchemy.exc.IntegrityError: a constraint refused a row; left to the repository,
+                which knows what a duplicate means.
+        """
+        try:
+            with Session(self.engine) as s, s.begin():
+                yield s
+        except IntegrityError:
+            raise
+        except DBAPIError as exc:
+            raise StorageError(explain_failure(exc, self.engine.url)) from exc
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url!r}, data_dir={str(self.data_dir)!r})"
+
+
+def open_database(url: str | None, data_dir: Path) -> Database:
+    """Open (and create the tables of) the database, creating the data dir if needed.
+
+    Args:
+        url: SQLAlchemy URL (``postgresql+psycopg://...``, ``sqlite:///...``); None or empty
+            means SQLite at ``<data_dir>/trafficcam.db``.
+        data_dir: where evidence (and the default SQLite file) lives.
+
+    Raises:
+        StorageError: the data dir is not writable, the URL is invalid, the driver is
+            missing, the server cannot be reached or refuses the login.
+    """
+    data_dir = Path(data_dir)
+    _prepare_data_dir(data_dir)
+    parsed = _parse_url(url, data_dir)
+    engine = _create_engine(parsed)
+    try:
+        Base.metadata.create_all(engine)
+    except (DBAPIError, engine.dialect.loaded_dbapi.Error) as exc:
+        engine.dispose()
+        raise StorageError(explain_failure(exc, parsed)) from exc
+    return Database(engine, data_dir)
+
+
+def mask_url(raw: str) -> str:
+    """`raw` with the password (between ``user:`` and ``@``) replaced by ``***``."""
+    scheme, sep, rest = raw.partition("://")
+    at = rest.rfind("@")
+    if not sep or at == -1:
+        return raw
+    user, colon, _ = rest[:at].partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{rest[at + 1 :]}"
+
+
+def explain_failure(exc: BaseException, url: URL | str) -> str:
+    """One clear line for a database failure: what happened, where, and what to do."""
+    url = make_url(url)
+    reason = failure_reason(exc, url)
+    low = reason.lower()
+    if url.get_backend_name() == "sqlite":
+        return _explain_sqlite(reason, low, url.database or ":memory:")
+    where = url.render_as_string(hide_password=True)
+    if "authentication failed" in low or "no password supplied" in low or ("role" in low and "does not exist" in low):
+        return (
+            f"Cannot log in to the database at {where}: {reason}. "
+            "Check the user name and password in --db / TRAFFICCAM_DATABASE_URL."
+        )
+    if "database" in low and "does not exist" in low:
+        return (
+            f"The database {url.database!r} does not exist on {url.host}:{url.port or 5432}. "
+            f"Create it (createdb {url.database}) or fix the name in --db / TRAFFICCAM_DATABASE_URL."
+        )
+    if any(s in low for s in _UNREACHABLE):
+        return (
+            f"Cannot reach the database server at {url.host}:{url.port or 5432}: {reason}. "
+            "Check that PostgreSQL is running there and that host and port in --db / "
+            "TRAFFICCAM_DATABASE_URL are right."
+        )
+    return f"Database error at {where}: {reason}. Check --db / TRAFFICCAM_DATABASE_URL and the server's log."
+
+
+def _explain_sqlite(reason: str, low: str, path: str) -> str:
+    if "unable to open database file" in low:
+        return (
+            f"Cannot open the SQLite database {path}: {reason}. Check that its directory exists and is "
+            "writable, or choose another --data-dir / TRAFFICCAM_DATA_DIR."
+        )
+    if "not a database" in low:
+        return f"{path} is not an SQLite database ({reason}). Move it aside, or choose another --data-dir."
+    if "readonly" in low or "read-only" in low:
+        return (
+            f"The SQLite database {path} is read-only ({reason}). Make the file and its directory "
+            "writable, or choose another --data-dir."
+        )
+    if "locked" in low or "busy" in low:
+        return (
+            f"The SQLite database {path} stayed locked for over {BUSY_TIMEOUT_S} s ({reason}): another "
+            "process holds it. Stop that process, or use PostgreSQL (--db) for several processes."
+        )
+    if "disk" in low and "full" in low:
+        return f"The disk holding {path} is full ({reason}). Free space or choose another --data-dir."
+    return f"SQLite database error at {path}: {reason}."
+
+
+def failure_reason(exc: BaseException, url: URL | str) -> str:
+    """The driver's own first line, without connection boilerplate or the URL's password."""
+    password = make_url(url).password
+    text = str(getattr(exc, "orig", None) or exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = lines[0] if lines else type(exc).__name__
+    first = first.rsplit(" failed: ", 1)[-1].removeprefix("FATAL:").strip()
+    if password:
+        first = first.replace(password, "***")
+    return first.rstrip(".")
+
+
+def _prepare_data_dir(data_dir: Path) -> None:
+    """Create `data_dir` and prove a file can be written there."""
+    try:
+        if data_dir.exists() and not data_dir.is_dir():
+            raise NotADirectoryError(20, "it is a file, not a directory")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=data_dir, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise StorageError(
+            f"Cannot use the data directory {data_dir}: {reason}. "
+            "Choose a writable directory with --data-dir or TRAFFICCAM_DATA_DIR."
+        ) from exc
+
+
+def _parse_url(raw: str | None, data_dir: Path) -> URL:
+    if raw is None or not raw.strip():  # an empty TRAFFICCAM_DATABASE_URL= means "not set"
+        return URL.create("sqlite+pysqlite", database=str(data_dir / DB_FILENAME))
+    try:
+        url = make_url(raw.strip())
+    except (ArgumentError, ValueError) as exc:
+        raise StorageError(f"The database URL {mask_url(raw)!r} is not valid. {_URL_HELP}") from exc
+    if url.drivername in ("postgres", "postgresql"):
+        # psycopg 3 is the project's driver; SQLAlchemy 2.0 alone would pick psycopg2.
+        url = url.set(drivername="postgresql+psycopg")
+    backend = url.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise StorageError(
+            f"The database URL {url.render_as_string(hide_password=True)!r} names {backend!r}; "
+            f"trafficcam supports sqlite and postgresql. {_URL_HELP}"
+        )
+    if backend == "postgresql" and not url.database:
+        raise StorageError(
+            f"The database URL {url.render_as_string(hide_password=True)!r} names no database. {_URL_HELP}"
+        )
+    return url
+
+
+def _create_engine(url: URL) -> Engine:
+    kwargs: dict[str, Any] = {}
+    if url.get_backend_name() == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            # One shared connection, so every session and thread sees the same in-memory database.
+            kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        else:
+            kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_S}
+    else:
+        kwargs["pool_pre_ping"] = True
+        if "connect_timeout" not in url.query:
+            kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    try:
+        engine = create_engine(url, **kwargs)
+    except ImportError as exc:
+        raise StorageError(
+            f"The database driver for {url.drivername} is not installed ({exc}). "
+            "For PostgreSQL: pip install 'psycopg[binary]' and use a postgresql+psycopg:// URL."
+        ) from exc
+    except (ArgumentError, TypeError) as exc:
+        raise StorageError(
+            f"The database URL {url.render_as_string(hide_password=True)!r} is not valid ({exc}). {_URL_HELP}"
+        ) from exc
+    if url.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _configure_sqlite)
+    return engine
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    """Per-connection SQLite settings: enforce foreign keys, wait on locks, WAL journal."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")  # an in-memory database answers 'memory'
+    finally:
+        cursor.close()

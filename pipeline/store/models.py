@@ -1,0 +1,250 @@
+"""The database schema: SQLAlchemy 2.0 typed models.
+
+Rows stay inside `pipeline/store/`; the repository turns them into the plain records of
+`pipeline.store.records` before anything leaves. Types are portable (no SQLite-only or
+PostgreSQL-only column types), times are UTC-aware (`UTCDateTime`) and constraints are named
+through the metadata's naming convention, so Alembic migrations can refer to them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import uuid4
+
+from sqlalchemy import BigInteger, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from pipeline.store.columns import (
+    DEDUP_KEY_LENGTH,
+    Counter,
+    CreatedAt,
+    Ident,
+    IntPK,
+    LongText,
+    Real,
+    Sha256,
+    UTCTime,
+    str_enum,
+    utc_now,
+)
+from pipeline.store.records import (
+    EvidenceFile,
+    EvidenceKind,
+    ReviewDecision,
+    RunStatus,
+    UserRole,
+    ViolationStatus,
+    require_aware,
+)
+
+if TYPE_CHECKING:
+    from pipeline.rules.base import Violation
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+PublicId = String(32)
+PlateText = String(32)
+
+
+class Base(DeclarativeBase):
+    """Declarative base; its metadata names every constraint and index."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class CameraRow(Base):
+    """A camera view; its id is the scene file's `camera`."""
+
+    __tablename__ = "cameras"
+
+    id: Mapped[Ident] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[CreatedAt]
+
+
+class RunRow(Base):
+    """One processing of a file, or one stream session, with what produced its results."""
+
+    __tablename__ = "runs"
+    __table_args__ = (Index(None, "camera_id", "started_at"),)
+
+    id: Mapped[IntPK]
+    camera_id: Mapped[Ident] = mapped_column(ForeignKey("cameras.id"))
+    source: Mapped[LongText]
+    source_sha256: Mapped[Sha256 | None]
+    started_at: Mapped[UTCTime]
+    finished_at: Mapped[UTCTime | None]
+    status: Mapped[RunStatus] = mapped_column(str_enum(RunStatus, "run_status"), default=RunStatus.RUNNING)
+    model_name: Mapped[str] = mapped_column(String(200))
+    model_sha256: Mapped[Sha256]
+    scene_sha256: Mapped[Sha256]
+    settings_json: Mapped[LongText]
+    settings_hash: Mapped[Sha256]
+    software_version: Mapped[str] = mapped_column(String(64))
+    frames_read: Mapped[Counter]
+    frames_analysed: Mapped[Counter]
+    frames_dropped: Mapped[Counter]
+    frames_expected: Mapped[int | None]
+
+
+class ViolationRow(Base):
+    """One vehicle breaking one rule at one place, with its review state."""
+
+    __tablename__ = "violations"
+    __table_args__ = (
+        Index(None, "status", "occurred_at"),
+        Index(None, "camera_id", "occurred_at"),
+        Index(None, "run_id"),
+    )
+
+    id: Mapped[IntPK]
+    public_id: Mapped[str] = mapped_column(PublicId, unique=True)
+    dedup_key: Mapped[str] = mapped_column(String(DEDUP_KEY_LENGTH), unique=True)
+    camera_id: Mapped[Ident] = mapped_column(ForeignKey("cameras.id"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    rule: Mapped[Ident]
+    where_id: Mapped[Ident]
+    track_id: Mapped[int]
+    label: Mapped[Ident]
+    frame_index: Mapped[int]
+    time_s: Mapped[Real]
+    occurred_at: Mapped[UTCTime]
+    signal_id: Mapped[Ident | None]
+    signal_colour: Mapped[str | None] = mapped_column(String(16))
+    seconds_into_colour: Mapped[Real | None]
+    x1: Mapped[Real]
+    y1: Mapped[Real]
+    x2: Mapped[Real]
+    y2: Mapped[Real]
+    confidence: Mapped[Real]
+    details_json: Mapped[LongText] = mapped_column(default="{}")
+    status: Mapped[ViolationStatus] = mapped_column(
+        str_enum(ViolationStatus, "violation_status"), default=ViolationStatus.PENDING
+    )
+    plate_text: Mapped[str | None] = mapped_column(PlateText)
+    evidence_removed_at: Mapped[UTCTime | None]
+    evidence_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[CreatedAt]
+
+    evidence: Mapped[list[EvidenceRow]] = relationship(
+        back_populates="violation", lazy="raise", order_by="EvidenceRow.id"
+    )
+
+    @classmethod
+    def from_violation(
+        cls,
+        v: Violation,
+        *,
+        camera_id: str,
+        run_id: int,
+        dedup_key: str,
+        occurred_at: datetime,
+        public_id: str | None = None,
+    ) -> ViolationRow:
+        """Build a pending row from a rule's `Violation`.
+
+        Args:
+            v: what the rule reported; `v.timestamp` becomes `time_s`.
+            camera_id: the scene's camera id.
+            run_id: the run that found it.
+            dedup_key: the caller's identity for this violation; a second row with it is refused.
+            occurred_at: UTC-aware wall-clock time (for files: run start + `v.timestamp`).
+            public_id: id used in evidence paths; a fresh uuid4 hex when None.
+        """
+        require_aware(occurred_at, "occurred_at")
+        return cls(
+            public_id=public_id or uuid4().hex,
+            dedup_key=dedup_key,
+            camera_id=camera_id,
+            run_id=run_id,
+            rule=v.rule,
+            where_id=v.where,
+            track_id=v.track_id,
+            label=v.label,
+            frame_index=v.frame_index,
+            time_s=v.timestamp,
+            occurred_at=occurred_at,
+            signal_id=v.signal_id,
+            signal_colour=v.signal_colour.value if v.signal_colour is not None else None,
+            seconds_into_colour=v.seconds_into_colour,
+            x1=v.box.x1,
+            y1=v.box.y1,
+            x2=v.box.x2,
+            y2=v.box.y2,
+            confidence=v.confidence,
+            details_json=json.dumps(v.details, sort_keys=True),
+            status=ViolationStatus.PENDING,
+            created_at=utc_now(),
+        )
+
+
+class EvidenceRow(Base):
+    """One evidence file of a violation; `path` is relative to the data dir."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (UniqueConstraint("violation_id", "kind"),)
+
+    id: Mapped[IntPK]
+    violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id"))
+    kind: Mapped[EvidenceKind] = mapped_column(str_enum(EvidenceKind, "evidence_kind"))
+    path: Mapped[LongText]
+    sha256: Mapped[Sha256]
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    mime: Mapped[str] = mapped_column(String(100))
+
+    violation: Mapped[ViolationRow] = relationship(back_populates="evidence", lazy="raise")
+
+    @classmethod
+    def from_file(cls, violation_id: int, f: EvidenceFile) -> EvidenceRow:
+        """The row that records `f` as evidence of violation `violation_id`."""
+        return cls(
+            violation_id=violation_id,
+            kind=EvidenceKind(f.kind),
+            path=f.path,
+            sha256=f.sha256,
+            bytes=f.bytes,
+            mime=f.mime,
+        )
+
+
+class ReviewRow(Base):
+    """One reviewer decision. Append-only: rows are never updated or deleted.
+
+    `entry_hash` covers this entry and `prev_hash` (the previous entry's hash), so the log
+    is a hash chain and a changed or removed entry is detectable.
+    """
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index(None, "violation_id", "decided_at"),)
+
+    id: Mapped[IntPK]
+    violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id"))
+    reviewer: Mapped[Ident]
+    decision: Mapped[ReviewDecision] = mapped_column(str_enum(ReviewDecision, "review_decision"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    plate_text: Mapped[str | None] = mapped_column(PlateText)
+    decided_at: Mapped[UTCTime] = mapped_column(default=utc_now)
+    prev_hash: Mapped[Sha256]
+    entry_hash: Mapped[Sha256] = mapped_column(unique=True)
+
+
+class UserRow(Base):
+    """A person who may log in to the review app."""
+
+    __tablename__ = "users"
+
+    id: Mapped[IntPK]
+    name: Mapped[Ident] = mapped_column(unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[UserRole] = mapped_column(str_enum(UserRole, "user_role"), default=UserRole.REVIEWER)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[CreatedAt]

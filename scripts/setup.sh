@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Create .venv with trafficcam and everything its tests need. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# torchvision from PyPI needs the matching torch; on this platform both come as a pair.
+.venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
+.venv/bin/python -m pip install -q -e '.[test]'
+echo "trafficcam installed in .venv ($(.venv/bin/trafficcam --help >/dev/null && echo ok))"

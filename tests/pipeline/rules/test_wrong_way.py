@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import pytest
+
+from detector.types import Box, Detection
+from pipeline.rules import REGISTRY
+from pipeline.rules.wrong_way import WrongWayRule
+from pipeline.scene import parse_scene
+from pipeline.tracks import TrackStore
+from tests.conftest import FixedBoard, make_track, moving
+
+# a 200 x 200 frame split at x = 100: traffic goes up on the right half, down on the left half
+LANES = [
+    {"id": "up", "polygon": [[100, 0], [200, 0], [200, 200], [100, 200]], "direction": [0, -1]},
+    {"id": "down", "polygon": [[0, 0], [100, 0], [100, 200], [0, 200]], "direction": [0, 1]},
+]
+SCENE = parse_scene({"camera": "test", "frame_size": [200, 200], "lanes": LANES})
+NO_SIGNALS = FixedBoard([])
+
+
+def at(points: list[tuple[float, float]]) -> list[tuple[float, float, float, float]]:
+    """Boxes whose bottom-centre is at each (x, y)."""
+    return [(x - 10, y - 30, x + 10, y) for x, y in points]
+
+
+def steps(start: float, step: float, n: int) -> list[float]:
+    return [start + step * i for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("name", "boxes", "label", "expected"),
+    [
+        # drives the right way (up) in the up lane
+        ("right-way", moving(150, steps(190, -10, 15)), "car", None),
+        # drives down the up lane for 1.5 s, 10 px per frame: wrong way from its first frame
+        ("wrong-way", moving(150, steps(40, 10, 15)), "car", ("up", 0)),
+        # the same in the down lane, going up
+        ("wrong-way-other-lane", moving(50, steps(190, -10, 15)), "motorcycle", ("down", 0)),
+        # slow rider, 3 px per frame: 60 px takes 2 s, found at the start of those 2 s
+        ("slow-wrong-way", moving(150, steps(40, 3, 30)), "bicycle", ("up", 0)),
+        # creeps backwards 1 px per frame: under 60 px in the 4 s it looks back
+        ("creeps-backwards", moving(150, steps(40, 1, 60)), "car", None),
+        # wrong way for only 0.8 s before leaving the frame
+        ("too-short", moving(150, steps(40, 10, 9)), "car", None),
+        # stopped in lane: the box jitters by a few pixels for 5 s
+        ("stopped-in-lane", moving(150, [100, 103, 98, 102, 97, 101] * 8), "car", None),
+        # turning across the lane at a right angle
+        ("turning-across", at([(105 + 6 * i, 100) for i in range(16)]), "car", None),
+        # comes up the lane, then turns right across it and leaves
+        ("turns-off", at([(150, y) for y in steps(190, -10, 7)] + [(150 + 8 * i, 120) for i in range(1, 7)]), "car",
+         None),
+        # U-turn: up to y = 100, then back down; the first window that opposes starts near the turn
+        ("u-turn", moving(150, steps(190, -10, 10) + steps(110, 10, 9)), "car", ("up", 7)),
+        # U-turn into the other half, then down it the right way
+        ("u-turn-into-own-lane", at([(150, y) for y in steps(190, -10, 10)] + [(120, 90), (90, 90), (70, 100)]
+                                    + [(70, y) for y in steps(110, 10, 9)]), "car", None),
+        # a pedestrian walking against the traffic is not a vehicle
+        ("person", moving(150, steps(40, 10, 15)), "person", None),
+    ],
+)
+def test_wrong_way_cases(name, boxes, label, expected):
+    violation = WrongWayRule().check(make_track(boxes, label=label), SCENE, NO_SIGNALS)
+    if expected is None:
+        assert violation is None, name
+    else:
+        assert violation is not None, name
+        assert (violation.rule, violation.where, violation.frame_index) == ("wrong_way", *expected)
+        assert violation.box == Box(*boxes[expected[1]])
+        assert violation.details["cosine"] < -0.5
+
+
+def test_reported_at_the_start_of_the_wrong_way_movement():
+    # right way for 1 s, stops for 1 s, then reverses down the lane at frame 20
+    ys = steps(190, -10, 10) + [100] * 10 + steps(100, 10, 10)
+    violation = WrongWayRule().check(make_track(moving(150, ys), start_frame=100), SCENE, NO_SIGNALS)
+    assert violation is not None and 118 <= violation.frame_index <= 120
+    assert violation.details["confirmed_frame"] == 129
+
+
+def test_lane_without_direction_is_never_wrong_way():
+    scene = parse_scene({"camera": "test", "frame_size": [200, 200], "lanes": [{**LANES[0], "direction": None}]})
+    assert WrongWayRule().check(make_track(moving(150, steps(40, 10, 15))), scene, NO_SIGNALS) is None
+
+
+def test_class_flicker_uses_the_stable_label():
+    # a pedestrian detected as a bicycle now and then stays a pedestrian: no wrong-way vehicle
+    store = TrackStore()
+    track = None
+    for i, box in enumerate(moving(150, steps(40, 10, 15))):
+        label = "bicycle" if i % 4 == 0 else "person"
+        track = store.update(i, i / 10, [Detection(Box(*box), label, 0.8, track_id=3)])[0]
+    assert track.label == "person"
+    assert WrongWayRule().check(track, SCENE, NO_SIGNALS) is None
+
+
+def test_registry_reads_the_scene_settings():
+    scene = parse_scene({"camera": "test", "frame_size": [200, 200], "lanes": LANES,
+                         "rules": {"wrong_way": {"min_travel_px": 30, "min_duration_s": 2.0}}})
+    rule = REGISTRY["wrong_way"](scene)
+    assert (rule.name, rule.min_travel_px, rule.min_duration_s) == ("wrong_way", 30, 2.0)

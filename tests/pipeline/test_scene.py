@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.errors import SceneError
+from pipeline.scene import load_scene, parse_scene, scene_hash
+from tests.conftest import SHARED
+
+MINIMAL = {
+    "camera": "junction-1",
+    "frame_size": [640, 480],
+    "signals": [{"id": "main", "box": [548, 178, 570, 226]}],
+    "stop_lines": [{"id": "southbound", "line": [[0, 330], [560, 330]], "approach": [0, -1], "signal": "main"}],
+    "lanes": [{"id": "sb-1", "polygon": [[100, 479], [300, 479], [320, 200], [250, 200]], "direction": [0, -1],
+               "allowed": ["car", "bus", "truck"]}],
+    "solid_lines": [{"id": "centre", "line": [[180, 479], [330, 210]]}],
+    "rules": {"red_light": {"grace_s": 0.5, "violate_on": ["red"]}, "solid_line": {"min_frames": 3}},
+}
+
+
+def errors_of(data: dict, tmp_path: Path) -> list[str]:
+    path = tmp_path / "scene.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(SceneError) as info:
+        load_scene(path)
+    return info.value.errors
+
+
+def test_minimal_scene_loads(tmp_path):
+    path = tmp_path / "scene.yaml"
+    path.write_text(yaml.safe_dump(MINIMAL))
+    scene = load_scene(path)
+    assert scene.stop_lines[0].signal == "main"
+    assert scene.rules.red_light.grace_s == 0.5
+    assert scene.rules.wrong_way.min_travel_px == 60  # default from code
+
+
+@pytest.mark.parametrize("clip", sorted(p.parent.name for p in SHARED.glob("clips/*/scene.yaml")) or ["none"])
+def test_shared_scene_files_load_unchanged(clip):
+    path = SHARED / "clips" / clip / "scene.yaml"
+    if not path.exists():
+        pytest.skip(f"needs {path}")
+    scene = load_scene(path)
+    assert scene.camera and scene.frame_size[0] > 0
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        # unknown key
+        (lambda d: d["signals"][0].update(colour="red"), r"signals\[0\]\.colour: unknown key 'colour'"),
+        # wrong type
+        (lambda d: d.update(frame_size="640x480"), r"frame_size: expected a list"),
+        # a line with one point
+        (lambda d: d["stop_lines"][0].update(line=[[0, 330]]), r"stop_lines\[0\]\.line: a line needs at least 2"),
+        # stop line names a signal that does not exist
+        (lambda d: d["stop_lines"][0].update(signal="north"), r"names signal 'north', which does not exist"),
+        # coordinates outside frame_size
+        (lambda d: d["solid_lines"][0].update(line=[[180, 479], [700, 210]]), r"\[700, 210\] lies outside frame_size"),
+        # missing required key
+        (lambda d: d.pop("camera"), r"camera: required key is missing"),
+        # zero approach vector
+        (lambda d: d["stop_lines"][0].update(approach=[0, 0]), r"must not be \[0, 0\]"),
+        # unknown vehicle class in a lane
+        (lambda d: d["lanes"][0].update(allowed=["car", "tank"]), r"expected one of car, motorcycle"),
+        # unknown rule
+        (lambda d: d["rules"].update(speeding={}), r"rules\.speeding: unknown key"),
+        # duplicate ids
+        (lambda d: d["signals"].append({"id": "main", "box": [1, 1, 5, 5]}), r"duplicate id 'main'"),
+    ],
+)
+def test_each_error_names_line_key_and_expectation(tmp_path, change, expected):
+    data = copy.deepcopy(MINIMAL)
+    change(data)
+    errs = errors_of(data, tmp_path)
+    assert any(__import__("re").search(expected, e) for e in errs), errs
+    assert all(e.startswith("line ") for e in errs)
+
+
+def test_every_error_is_reported_at_once_with_its_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "camera: cam\n"
+        "frame_size: [640, 480]\n"
+        "signals:\n"
+        "  - id: main\n"
+        "    box: [1, 2, 3, 4]\n"
+        "    colour: red\n"  # line 6
+        "stop_lines:\n"
+        "  - id: s\n"
+        "    line: [[0, 1]]\n"  # line 9
+        "    approach: [0, -1]\n"
+        "    signal: nope\n"  # line 11
+    )
+    with pytest.raises(SceneError) as info:
+        load_scene(path)
+    errs = info.value.errors
+    assert [e.split(":")[0] for e in errs] == ["line 6", "line 9", "line 11"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("camera: [unclosed\n", "not valid YAML"), ("- just\n- a list\n", "expected a mapping")],
+)
+def test_not_a_scene(tmp_path, text, expected):
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(SceneError, match=expected):
+        load_scene(path)
+
+
+def test_missing_file():
+    with pytest.raises(SceneError, match="file not found"):
+        load_scene("/nonexistent/scene.yaml")
+
+
+def test_scaled_to_scales_every_coordinate():
+    scene = parse_scene(MINIMAL).scaled_to(1280, 960)
+    assert scene.frame_size == (1280, 960)
+    assert scene.stop_lines[0].line[1] == (1120, 660)
+    assert scene.signals[0].box == (1096, 356, 1140, 452)
+    assert scene.lanes[0].polygon[2] == (640, 400)
+
+
+def test_scene_hash_ignores_formatting_but_not_content():
+    a = parse_scene(MINIMAL)
+    b = parse_scene(copy.deepcopy(MINIMAL))
+    changed = copy.deepcopy(MINIMAL)
+    changed["stop_lines"][0]["line"][0] = [0, 331]
+    assert scene_hash(a) == scene_hash(b) != scene_hash(parse_scene(changed))
