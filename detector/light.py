@@ -25,11 +25,14 @@ from detector.types import Colour, LightState
 
 _COLOURS = (Colour.RED, Colour.YELLOW, Colour.GREEN)
 
-# OpenCV hue (0..180) bands. Red wraps around 0; the red/amber border is soft (see above).
-_RED_BELOW = 9
-_RED_ABOVE = 150
+# OpenCV hue (0..180) bands. Red wraps around 0. Crimson (>= 150 or < 4) only comes from red
+# lamps; orange (4..12) comes from saturated red and from some amber lamps alike.
+_CRIMSON_BELOW = 4
+_CRIMSON_ABOVE = 150
+_ORANGE_BELOW = 12
 _AMBER_BELOW = 38
 _GREEN_BELOW = 100
+_CRIMSON_BOOST = 6.0  # a little crimson in the halo outweighs much orange: amber never shows it
 
 _MIN_SIDE = 24  # tiny crops are upscaled to this so the halo has pixels to spread into
 _MIN_PEAK_V = 110  # nothing brighter than this: no lamp is lit
@@ -37,7 +40,7 @@ _MIN_CONTRAST = 45  # the lit lamp must stand out from the crop's median brightn
 _GLOW_CHROMA = 90  # ...or, in a crop of the lamp alone, glow in a strong colour
 _MIN_CHROMA = 28  # below this a pixel is grey/white: its hue means nothing
 _ELONGATED = 1.5  # aspect ratio from which the crop is taken as a 3-lamp head
-_POSITION_WEIGHT = 0.85  # how strongly lamp position can tip a hue split
+_POSITION_WEIGHT = 0.6  # how strongly lamp position can tip a hue split
 _MIN_SHARE = 0.5  # the winning colour must hold this share of the evidence
 
 
@@ -106,12 +109,17 @@ def _upscale(bgr: np.ndarray) -> np.ndarray:
 
 
 def _hue_shares(hue: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Weighted evidence for red, amber, green and any other hue (sky, signs) among the votes."""
-    red = (hue < _RED_BELOW) | (hue >= _RED_ABOVE)
-    amber = (hue >= _RED_BELOW) & (hue < _AMBER_BELOW)
+    """Evidence for red, amber, green and any other hue (sky, signs) among the voting pixels."""
+    crimson = (hue < _CRIMSON_BELOW) | (hue >= _CRIMSON_ABOVE)
+    orange = (hue >= _CRIMSON_BELOW) & (hue < _ORANGE_BELOW)
+    amber = (hue >= _ORANGE_BELOW) & (hue < _AMBER_BELOW)
     green = (hue >= _AMBER_BELOW) & (hue < _GREEN_BELOW)
-    other = ~(red | amber | green)
-    return np.array([weight[m].sum() for m in (red, amber, green, other)], dtype=np.float64)
+    other = ~(crimson | orange | amber | green)
+    total = float(weight.sum())
+    crimson_w, orange_w, amber_w, green_w, other_w = (float(weight[m].sum()) / total for m in
+                                                      (crimson, orange, amber, green, other))
+    red = min(1.0, _CRIMSON_BOOST * crimson_w) + orange_w / 2
+    return np.array([red, amber_w + orange_w / 2, green_w, other_w], dtype=np.float64)
 
 
 def _position_prior(votes: np.ndarray, weight: np.ndarray) -> np.ndarray | None:
@@ -128,8 +136,10 @@ def _position_prior(votes: np.ndarray, weight: np.ndarray) -> np.ndarray | None:
         return None
     coords = np.nonzero(votes)[axis].astype(np.float64)
     where = float((coords + 0.5) @ weight / weight.sum()) / length  # 0 = top/left, 1 = bottom/right
-    centres = np.array([1 / 6, 1 / 2, 5 / 6])
-    return np.clip(1.0 - np.abs(where - centres) * 3.0, 0.0, 1.0)
+    middle = max(0.0, 1.0 - abs(where - 0.5) * 3.0)
+    # Ends, not top-vs-bottom: red and green differ in hue anyway, and horizontal heads put
+    # red on the left in some countries and on the right in others.
+    return np.array([1.0 - middle, middle, 1.0 - middle])
 
 
 @dataclass(slots=True)

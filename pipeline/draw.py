@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -34,8 +35,11 @@ def _pts(points: Sequence[tuple[float, float]]) -> np.ndarray:
 def label(image: np.ndarray, text: str, org: tuple[float, float], colour: tuple[int, int, int]) -> None:
     """Text with a dark outline so it reads on any background."""
     s = _scale(image)
-    x, y = int(org[0]), int(org[1])
     size, thick = 0.45 * s, max(1, int(round(s)))
+    (tw, th), _ = cv2.getTextSize(text, FONT, size, thick + 2)
+    # keep the whole text inside the frame
+    x = int(min(max(0, org[0]), image.shape[1] - tw - 2))
+    y = int(min(max(th + 2, org[1]), image.shape[0] - 4))
     cv2.putText(image, text, (x, y), FONT, size, BLACK, thick + 2, cv2.LINE_AA)
     cv2.putText(image, text, (x, y), FONT, size, colour, thick, cv2.LINE_AA)
 
@@ -133,6 +137,7 @@ def signal_inset(image: np.ndarray, source: np.ndarray, box: Sequence[float], co
 def data_bar(image: np.ndarray, lines: Sequence[str]) -> np.ndarray:
     """Append a black bar under the frame with the evidence data, one text line each."""
     s = _scale(image)
+    s = min(s, 1.5)
     line_h = int(22 * s)
     bar = np.zeros((line_h * len(lines) + int(10 * s), image.shape[1], 3), dtype=np.uint8)
     for i, text in enumerate(lines):
@@ -146,6 +151,9 @@ def read_frame(video, at_s: float) -> np.ndarray:  # type: ignore[no-untyped-def
     from pipeline.source import VideoFile
 
     source = VideoFile(video)  # validates and explains unreadable files
+    length = f"{source.duration_s:.1f} s" if source.duration_s else "unknown length"
+    if at_s < 0 or (source.duration_s is not None and at_s >= source.duration_s):
+        raise SourceError(f"{video}: no frame at {at_s} s (video is {length})")
     cap = cv2.VideoCapture(str(source.path))
     try:
         cap.set(cv2.CAP_PROP_POS_FRAMES, int(round(at_s * source.fps)))
@@ -153,7 +161,6 @@ def read_frame(video, at_s: float) -> np.ndarray:  # type: ignore[no-untyped-def
     finally:
         cap.release()
     if not ok:
-        length = f"{source.duration_s:.1f} s" if source.duration_s else "unknown length"
         raise SourceError(f"{video}: no frame at {at_s} s (video is {length})")
     return frame
 
@@ -169,6 +176,6 @@ def draw_scene_file(scene_path, video, output, at_s: float = 0.0) -> None:  # ty
     if (w, h) != tuple(scene.frame_size):
         scene = scene.scaled_to(w, h)
     out = draw_scene(frame, scene)
-    out = data_bar(out, [f"scene {scene_path}  camera {scene.camera}  frame at {at_s:.1f} s  ({w}x{h})"])
+    out = data_bar(out, [f"{Path(scene_path).name}: camera {scene.camera}, {Path(video).name} at {at_s:.1f} s ({w}x{h})"])
     if not cv2.imwrite(str(output), out):
         raise StorageError(f"cannot write {output} (is the folder there and writable, and the suffix .png/.jpg?)")

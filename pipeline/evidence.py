@@ -75,6 +75,7 @@ class EvidenceRecorder:
         *,
         pre_s: float = 3.0,
         post_s: float = 3.0,
+        lookback_s: float = 4.0,
         signal_colour_at: Callable[[str, float], Colour] | None = None,
         track_lookup: Callable[[int], Track | None] | None = None,
     ):
@@ -82,7 +83,8 @@ class EvidenceRecorder:
         self.scene = scene
         self.fps = fps
         self.pre_s, self.post_s = pre_s, post_s
-        self._ring: deque[_Buffered] = deque(maxlen=max(2, int((pre_s + post_s + 1.0) * fps) + 1))
+        # lookback_s: how long after its frame a rule may still report a violation (wrong way)
+        self._ring: deque[_Buffered] = deque(maxlen=max(2, int((pre_s + post_s + lookback_s + 1.0) * fps) + 1))
         self._waiting: list[EvidenceJob] = []
         self._writing: list[tuple[EvidenceJob, Future[list[WrittenFile]]]] = []
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence")
@@ -106,7 +108,7 @@ class EvidenceRecorder:
         self._waiting.remove(job)
         track = self._track_lookup(job.violation.track_id) or job.track
         v = job.violation
-        frames = [b for b in self._ring if v.timestamp - self.pre_s <= b.timestamp <= v.timestamp + self.post_s]
+        frames = list(self._ring)  # a snapshot: the writer picks its frames and the clip window from it
         colours = {s.id: self._colour_at(s.id, v.timestamp) for s in self.scene.signals}
         future = self._pool.submit(self._write, job, track, frames, colours)
         self._writing.append((job, future))
@@ -169,6 +171,8 @@ class EvidenceRecorder:
         by_index = {b.index: b for b in frames}
         obs = {o.frame_index: o for o in track.observations}
         picks = _pick_frames(v, track, by_index, self.fps)
+        centre = by_index[picks["during"]].timestamp if picks else v.timestamp
+        clip = [b for b in frames if centre - self.pre_s <= b.timestamp <= centre + self.post_s]
         names: dict[str, str] = {}
         for kind, index in picks.items():
             buffered = by_index.get(index)
@@ -179,12 +183,12 @@ class EvidenceRecorder:
             annotated = self._annotate(image, v, track, box, buffered, colours, job.occurred_at)
             _imwrite(folder / f"{kind}.jpg", annotated)
             names[kind] = f"{kind}.jpg"
-        crop = _vehicle_crop(track, by_index)
+        crop = _vehicle_crop(track, {b.index: b for b in clip} or by_index)
         if crop is not None:
             _imwrite(folder / "vehicle.jpg", crop)
             names["vehicle"] = "vehicle.jpg"
-        if frames:
-            encode_clip([b.jpeg for b in frames], self.fps, folder / "clip.mp4")
+        if clip:
+            encode_clip([b.jpeg for b in clip], self.fps, folder / "clip.mp4")
             names["clip"] = "clip.mp4"
         _fsync_dir(folder)
         return names
@@ -216,22 +220,29 @@ class EvidenceRecorder:
 
 def _pick_frames(v: Violation, track: Track, available: dict[int, _Buffered], fps: float) -> dict[str, int]:
     """before: the last observation before the crossing at least ~0.5 s earlier when there is one;
-    during: the crossing frame; after: about 1 s later, on a frame where the track was seen."""
+    during: the violation frame; after: about 1 s later, on a frame where the track was seen.
+
+    A violation found late (a track whose class became a vehicle only after a while) may point
+    at a frame already gone from the ring buffer: then the nearest buffered frame stands in."""
+    if not available:
+        return {}
     seen = [o.frame_index for o in track.observations if o.frame_index in available]
-    before = [i for i in seen if i < v.frame_index]
-    after = [i for i in seen if i > v.frame_index]
+    candidates = seen or sorted(available)
+    during = v.frame_index if v.frame_index in available else min(candidates, key=lambda i: abs(i - v.frame_index))
+    before = [i for i in seen if i < during]
+    after = [i for i in seen if i > during]
     half, one = int(round(0.5 * fps)), int(round(1.0 * fps))
-    picks = {"during": v.frame_index}
+    picks = {"during": during}
     if before:
-        early = [i for i in before if i <= v.frame_index - half]
+        early = [i for i in before if i <= during - half]
         picks["before"] = early[-1] if early else before[0]
-    elif available:
-        picks["before"] = max(min(available), v.frame_index - one)
+    else:
+        picks["before"] = max(min(available), during - one)
     if after:
-        late = [i for i in after if i >= v.frame_index + one]
+        late = [i for i in after if i >= during + one]
         picks["after"] = late[0] if late else after[-1]
-    elif available:
-        picks["after"] = min(max(available), v.frame_index + one)
+    else:
+        picks["after"] = min(max(available), during + one)
     return picks
 
 

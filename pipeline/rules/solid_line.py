@@ -20,11 +20,11 @@ class SolidLineRule:
     Each observation is on one side of the line, or *on* it when its anchor lies within
     `min_depth_px` (or a tenth of the box width, if larger) of the line; on-line observations
     count for neither side, so a box straddling the marking never crosses it. The track's
-    side changes once it has been on the other side for `min_frames` observations in a row;
-    that change is a violation when the anchor path between the two sides meets the line
-    (not when it goes round an end of it). The violation frame is the first one on the far
-    side. A track that crosses and comes back yields the same `where` (the line id), so the
-    engine reports it once.
+    side changes once it has been on the other side for `min_frames` observations without
+    coming back; that change is a violation when the anchor path between the two sides meets
+    the line (not when it goes round an end of it). The violation frame is the first one on
+    the far side. A track that crosses and comes back yields the same `where` (the line id),
+    so the engine reports it once.
     """
 
     min_frames: int = 3

@@ -17,16 +17,15 @@ VEHICLES = frozenset({"car", "motorcycle", "bus", "truck", "bicycle"})
 class WrongWayRule:
     """Inside a lane with a `direction`, the anchor's displacement opposes that direction.
 
-    For each observation in the lane, the recent history is the shortest stretch of in-lane
-    observations ending there that lasts `min_duration_s` and over which the anchor has moved
-    `min_travel_px` (looking back at most `max_window_s`, so a slow rider still counts but old
-    history does not). It is wrong way when that displacement's cosine with the lane direction
-    is below `max_cosine` (-0.5: more than 120 degrees off). A vehicle standing still never
-    travels far enough and one crossing the lane at a right angle has a cosine near 0, while
-    one that turns round and drives back qualifies once its way back is long enough.
+    At each observation in the lane, the recent history is the shortest stretch of in-lane
+    observations ending there that lasts `min_duration_s` and over which the anchor moved
+    `min_travel_px` (looking back at most `max_window_s`: slow riders count, old history does
+    not). It is wrong way when that displacement's cosine with the direction is below
+    `max_cosine`. Standing still never travels far enough, crossing the lane at a right angle
+    has a cosine near 0, and turning round and driving back qualifies once the way back is long.
 
-    The violation frame is the first observation of the first qualifying window: about where
-    the wrong-way movement began, not the moment it had lasted `min_duration_s`.
+    The violation frame is the middle of the first qualifying window (its ends are in
+    `details`), within half a window of where the movement began and where it was confirmed.
     """
 
     min_travel_px: float = 60.0
@@ -52,11 +51,11 @@ class WrongWayRule:
         obs = track.observations
         anchors = [o.box.anchor for o in obs]
         inside = [point_in_polygon(p, lane.polygon) for p in anchors]
-        if not _spread_at_least(anchors, inside, self.min_travel_px):
+        if not _spread_at_least([p for p, ok in zip(anchors, inside, strict=True) if ok], self.min_travel_px):
             return None  # standing (or jittering) in the lane: no window can travel far enough
-        run = 0  # first observation of the current stretch inside the lane
-        last = 0  # latest window start that is min_duration_s before `end`
-        for end, (x1, y1) in enumerate(anchors):
+        look_back = max(self.max_window_s, self.min_duration_s)
+        run = last = 0  # first observation of the stretch in the lane; latest window start long enough
+        for end, (x, y) in enumerate(anchors):
             if not inside[end]:
                 run = last = end + 1
                 continue
@@ -65,19 +64,20 @@ class WrongWayRule:
                 last += 1
             # the shortest window ending here that lasts min_duration_s and travels min_travel_px
             for s in range(min(last, end - 1), run - 1, -1):
-                if now - obs[s].timestamp > max(self.max_window_s, self.min_duration_s):
+                move = (x - anchors[s][0], y - anchors[s][1])
+                if now - obs[s].timestamp > look_back:
                     break
-                move = (x1 - anchors[s][0], y1 - anchors[s][1])
-                if now - obs[s].timestamp < self.min_duration_s or math.hypot(*move) < self.min_travel_px:
-                    continue
-                cos = cosine(move, lane.direction)
-                if cos < self.max_cosine:
-                    return self._violation(track, lane, s, end, cos)
-                break
+                if now - obs[s].timestamp >= self.min_duration_s and math.hypot(*move) >= self.min_travel_px:
+                    cos = cosine(move, lane.direction)
+                    if cos < self.max_cosine:
+                        return self._violation(track, lane, s, end, cos)
+                    break
         return None
 
     def _violation(self, track: Track, lane: Lane, first: int, last: int, cos: float) -> Violation:
-        o = track.observations[first]
+        obs = track.observations
+        middle = (obs[first].timestamp + obs[last].timestamp) / 2
+        o = min(obs[first : last + 1], key=lambda o: abs(o.timestamp - middle))
         return Violation(
             rule=self.name,
             where=lane.id,
@@ -87,14 +87,14 @@ class WrongWayRule:
             timestamp=o.timestamp,
             box=o.box,
             confidence=o.confidence,
-            details={"confirmed_frame": track.observations[last].frame_index, "cosine": round(cos, 3)},
+            details={"first_frame": obs[first].frame_index, "confirmed_frame": obs[last].frame_index,
+                     "cosine": round(cos, 3)},
         )
 
 
-def _spread_at_least(anchors: list[tuple[float, float]], inside: list[bool], distance: float) -> bool:
-    """Is the extent of the in-lane anchors at least `distance` across?"""
-    pts = [p for p, ok in zip(anchors, inside, strict=True) if ok]
-    if len(pts) < 2:
+def _spread_at_least(points: list[tuple[float, float]], distance: float) -> bool:
+    """Is the bounding box of `points` at least `distance` across?"""
+    if len(points) < 2:
         return False
-    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
     return math.hypot(max(xs) - min(xs), max(ys) - min(ys)) >= distance

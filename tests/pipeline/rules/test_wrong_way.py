@@ -32,14 +32,15 @@ def steps(start: float, step: float, n: int) -> list[float]:
     [
         # drives the right way (up) in the up lane
         ("right-way", moving(150, steps(190, -10, 15)), "car", None),
-        # drives down the up lane for 1.5 s, 10 px per frame: wrong way from its first frame
-        ("wrong-way", moving(150, steps(40, 10, 15)), "car", ("up", 0)),
+        # drives down the up lane for 1.5 s, 10 px per frame: confirmed at frame 10 over frames 0-10,
+        # reported in the middle of that window
+        ("wrong-way", moving(150, steps(40, 10, 15)), "car", ("up", 5)),
         # the same in the down lane, going up
-        ("wrong-way-other-lane", moving(50, steps(190, -10, 15)), "motorcycle", ("down", 0)),
-        # slow rider, 3 px per frame: 60 px takes 2 s, found at the start of those 2 s
-        ("slow-wrong-way", moving(150, steps(40, 3, 30)), "bicycle", ("up", 0)),
-        # creeps backwards 1 px per frame: under 60 px in the 4 s it looks back
-        ("creeps-backwards", moving(150, steps(40, 1, 60)), "car", None),
+        ("wrong-way-other-lane", moving(50, steps(190, -10, 15)), "motorcycle", ("down", 5)),
+        # slow rider, 3 px per frame: 60 px takes 2 s (frames 0-20), reported in the middle
+        ("slow-wrong-way", moving(150, steps(40, 3, 30)), "bicycle", ("up", 10)),
+        # creeps backwards 1 px per frame for 8 s: under 60 px in the 4 s it looks back
+        ("creeps-backwards", moving(150, steps(40, 1, 80)), "car", None),
         # wrong way for only 0.8 s before leaving the frame
         ("too-short", moving(150, steps(40, 10, 9)), "car", None),
         # stopped in lane: the box jitters by a few pixels for 5 s
@@ -49,8 +50,9 @@ def steps(start: float, step: float, n: int) -> list[float]:
         # comes up the lane, then turns right across it and leaves
         ("turns-off", at([(150, y) for y in steps(190, -10, 7)] + [(150 + 8 * i, 120) for i in range(1, 7)]), "car",
          None),
-        # U-turn: up to y = 100, then back down; the first window that opposes starts near the turn
-        ("u-turn", moving(150, steps(190, -10, 10) + steps(110, 10, 9)), "car", ("up", 7)),
+        # U-turn: up to y = 100 at frame 9, then back down; the first window that opposes is
+        # frames 7-17 (y 120 -> 180)
+        ("u-turn", moving(150, steps(190, -10, 10) + steps(110, 10, 9)), "car", ("up", 12)),
         # U-turn into the other half, then down it the right way
         ("u-turn-into-own-lane", at([(150, y) for y in steps(190, -10, 10)] + [(120, 90), (90, 90), (70, 100)]
                                     + [(70, y) for y in steps(110, 10, 9)]), "car", None),
@@ -69,12 +71,14 @@ def test_wrong_way_cases(name, boxes, label, expected):
         assert violation.details["cosine"] < -0.5
 
 
-def test_reported_at_the_start_of_the_wrong_way_movement():
-    # right way for 1 s, stops for 1 s, then reverses down the lane at frame 20
+def test_reported_in_the_middle_of_the_first_wrong_way_window():
+    # right way for 1 s, stops for 1 s, then reverses down the lane from frame 120: confirmed at
+    # frame 126 (1 s and 60 px back, so the window is frames 116-126), reported at frame 121
     ys = steps(190, -10, 10) + [100] * 10 + steps(100, 10, 10)
     violation = WrongWayRule().check(make_track(moving(150, ys), start_frame=100), SCENE, NO_SIGNALS)
-    assert violation is not None and 118 <= violation.frame_index <= 120
-    assert violation.details["confirmed_frame"] == 129
+    assert violation is not None
+    assert violation.frame_index == 121
+    assert (violation.details["first_frame"], violation.details["confirmed_frame"]) == (116, 126)
 
 
 def test_lane_without_direction_is_never_wrong_way():

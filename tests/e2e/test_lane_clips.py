@@ -1,0 +1,114 @@
+"""The lane rules (solid_line, wrong_way, lane_class) with the real detector on the clips in ../shared/clips
+that have lane truth, compared with their hand-checked truth.yaml."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from pipeline.evaluation import evaluate_clip, format_table, load_truth
+from pipeline.process import ProcessSettings, process_video
+from pipeline.report import build_report
+from pipeline.store import repository as repo
+from pipeline.store.db import open_database
+from tests.conftest import COCO_WEIGHTS, need_shared
+
+pytestmark = pytest.mark.slow
+
+LANE_RULES = ("solid_line", "wrong_way", "lane_class")
+
+# clip -> analysis fps. The Nepal clips are 30 fps; analysing 15 of them finds the same violations
+# as all 30 (measured) in half the time. Taiwan (8 fps) and Hanoi (6 fps) are analysed in full.
+CLIPS = {
+    "nepal_yellow_van_right": 15.0,
+    "nepal_bike_rider_extreme_right": 15.0,
+    "nepal_gray_car_left": 15.0,
+    "nepal_white_car_right": 15.0,
+    "nepal_army_jeep_right": 15.0,
+    "taiwan_highway": None,
+    "hanoi_ltk_hangbai": None,
+}
+
+# (clip, rule) -> (precision floor, recall floor), measured with the COCO YOLOv8n int8 weights at 320 px
+# (../shared/models/yolov8n_int8.onnx) and the rules' default settings. Floors are what was measured,
+# not what is wished for; a (clip, rule) without truth or reports scores 1.00 / 1.00 and is not listed.
+FLOORS = {
+    # the van's bottom-centre crosses the double line at f77-78 (truth f72): found
+    ("nepal_yellow_van_right", "solid_line"): (1.0, 1.0),
+    # measured recall 0: after crossing, COCO at 320 px keeps the van for only ~10 frames (~30 px of travel)
+    # in R_main before losing it for good, far short of 1 s and 60 px of wrong-way driving
+    ("nepal_yellow_van_right", "wrong_way"): (1.0, 0.0),
+    # measured recall 0: the rider is detected only as a person (so not a vehicle for the lane rules),
+    # and only from f48, 38 frames after the truth's f10
+    ("nepal_bike_rider_extreme_right", "wrong_way"): (1.0, 0.0),
+    # measured precision 0.75, recall 0.75: 3 of the 4 riders found (reported f153, f168, f230 against truth
+    # f155, f173, f236; f230 is 6 frames = 1.0 s off, just inside the tolerance); the fourth (f286, along the
+    # far kerb) is not detected. The false positive (f165) is a second tracker id on the f173 rider (one box
+    # for the bike, one for the rider), a tracker limit, not a rule one.
+    ("hanoi_ltk_hangbai", "wrong_way"): (0.75, 0.75),
+    # measured recall 0: the pink-helmet rider who cuts across the centre line at f134 is not detected
+    # at all in frames 120-141
+    ("hanoi_ltk_hangbai", "solid_line"): (1.0, 0.0),
+}
+
+# clips where a vehicle hugs or straddles the line with its bottom-centre clear of it (truth: uncertain,
+# "never crosses the centre line"), or where nothing crosses at all: no solid_line report is right
+NO_SOLID_LINE = ("nepal_gray_car_left", "nepal_white_car_right", "nepal_army_jeep_right", "taiwan_highway")
+
+
+@pytest.fixture(scope="module", params=list(CLIPS))
+def lane_run(request, tmp_path_factory):
+    name = request.param
+    folder = need_shared("clips", name)
+    need_shared("models", "yolov8n_int8.onnx")
+    truth = load_truth(folder / "truth.yaml")
+    # red_light has its own end-to-end test; here only the lane rules are run and scored
+    truth = truth.model_copy(
+        update={
+            "violations": [e for e in truth.violations if e.rule in LANE_RULES],
+            "uncertain": [e for e in truth.uncertain if e.rule in LANE_RULES],
+            "signals": {},
+        }
+    )
+    settings = ProcessSettings(weights=str(COCO_WEIGHTS), analysis_fps=CLIPS[name], disable=("red_light",))
+    data = tmp_path_factory.mktemp(f"lanes-{name}")
+    result = process_video(folder / truth.video, folder / "scene.yaml", settings, data)
+    report = build_report(result, data)
+    scored = evaluate_clip(name, truth, report)
+    print("\n" + format_table([scored]))
+    return name, data, result, report, scored
+
+
+def test_lane_rules_against_truth(lane_run):
+    name, _, _, report, scored = lane_run
+    for v in report["violations"]:
+        print(f"  reported {v['rule']} at {v['where']}: frame {v['frame']}, track {v['track_id']} {v['label']}")
+    for rule, score in scored.matches.rules.items():
+        precision_floor, recall_floor = FLOORS.get((name, rule), (1.0, 1.0))
+        assert score.precision >= precision_floor, f"{name} {rule}: precision {score.precision:.2f}"
+        assert score.recall >= recall_floor, f"{name} {rule}: recall {score.recall:.2f}"
+    if name in NO_SOLID_LINE:
+        assert not [v for v in report["violations"] if v["rule"] == "solid_line"]
+
+
+def test_only_lane_rules_and_scene_ids_are_reported(lane_run):
+    _, _, result, report, _ = lane_run
+    assert {v["rule"] for v in report["violations"]} <= set(LANE_RULES)
+    # no clip has a lane with an `allowed` list, so lane_class must stay silent
+    assert not [v for v in report["violations"] if v["rule"] == "lane_class"]
+    keys = [(v["track_id"], v["rule"], v["where"]) for v in report["violations"]]
+    assert len(keys) == len(set(keys)), "one report per (track, rule, where)"
+
+
+def test_lane_violations_have_evidence_with_matching_hashes(lane_run):
+    _, data, result, report, _ = lane_run
+    records = repo.list_violations(open_database(None, data), run_id=result.run_id)
+    assert len(records) == len(report["violations"])
+    for record in records:
+        # `during` can be missing: a rider seen as a person for its first ~30 frames only becomes a
+        # motorcycle (majority label) later, and by then the violation frame has left the evidence ring
+        # buffer (pre_s + post_s + 1 s). Measured on Hanoi track 815 (wrong_way at f153, found ~f200).
+        assert {"before", "after", "vehicle", "clip"} <= set(record.evidence), record.public_id
+        for kind, (path, sha) in record.evidence.items():
+            assert hashlib.sha256((data / path).read_bytes()).hexdigest() == sha, f"{record.public_id}/{kind}"

@@ -1,0 +1,71 @@
+"""The real detector on the real clips with red-light truth, compared with the hand-checked truth."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from pipeline.evaluation import evaluate_clip, format_table, load_truth
+from pipeline.process import ProcessSettings, process_video
+from pipeline.report import build_report
+from pipeline.store import repository as repo
+from pipeline.store.db import open_database
+from tests.conftest import COCO_WEIGHTS, SHARED, need_shared
+
+pytestmark = pytest.mark.slow
+
+RED_LIGHT_CLIPS = sorted(
+    p.parent.name for p in SHARED.glob("clips/*/truth.yaml") if "red_light" in p.read_text()
+) or ["hanoi_ltk_hangbai"]
+
+
+def _video(folder: Path) -> Path:
+    truth = load_truth(folder / "truth.yaml")
+    return folder / truth.video
+
+
+@pytest.fixture(scope="module", params=RED_LIGHT_CLIPS)
+def clip_run(request, tmp_path_factory):
+    folder = need_shared("clips", request.param)
+    need_shared("models", "yolov8n_int8.onnx")
+    data = tmp_path_factory.mktemp(f"data-{request.param}")
+    result = process_video(_video(folder), folder / "scene.yaml", ProcessSettings(weights=str(COCO_WEIGHTS)), data)
+    report = build_report(result, data)
+    truth = load_truth(folder / "truth.yaml")
+    scored = evaluate_clip(request.param, truth, report)
+    print("\n" + format_table([scored]))
+    return folder, data, result, report, scored
+
+
+def test_signal_timeline_agrees_with_truth(clip_run):
+    *_, scored = clip_run
+    assert scored.signals, "the truth lists signals, the report must too"
+    for signal_id, agreement in scored.signals.items():
+        assert agreement >= 0.9, f"{signal_id}: {agreement:.3f} of frames agree with truth"
+
+
+def test_red_light_violations_against_truth(clip_run):
+    *_, scored = clip_run
+    red = scored.matches.rules["red_light"]
+    print(f"red_light: tp {red.tp} fp {red.fp} fn {red.fn} precision {red.precision:.2f} recall {red.recall:.2f}")
+    # Measured with the COCO YOLOv8n int8 weights at 320 px on the Hanoi clip: precision 1.00, recall 0.38
+    # (3 of 8; COCO at 320 px sees most Vietnamese motorbikes only as their riders). Floors leave
+    # room for tracker nondeterminism, not for wishes.
+    assert red.precision >= 0.75
+    assert red.recall >= 0.25
+
+
+def test_every_record_has_complete_evidence_with_matching_hashes(clip_run):
+    _, data, result, report, _ = clip_run
+    db = open_database(None, data)
+    records = repo.list_violations(db, run_id=result.run_id)
+    assert len(records) == len(report["violations"]) > 0
+    for record in records:
+        assert set(record.evidence) == {"before", "during", "after", "vehicle", "clip"}
+        for kind, (path, sha) in record.evidence.items():
+            content = (data / path).read_bytes()
+            assert hashlib.sha256(content).hexdigest() == sha, f"{record.public_id}/{kind}"
+        assert record.signal_colour == "red" and record.seconds_into_colour >= 0.5
+    assert not list(data.glob("evidence/**/*.partial"))

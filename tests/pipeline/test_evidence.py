@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+import cv2
+import numpy as np
+import pytest
+
+from detector.types import Box, Colour
+from pipeline.evidence import EvidenceJob, EvidenceRecorder
+from pipeline.rules.base import Violation
+from pipeline.source import Frame
+from tests.conftest import make_track, moving
+from tests.pipeline.rules.test_red_light import SCENE
+
+FPS = 10.0
+
+
+def frame(i: int) -> Frame:
+    image = np.full((200, 200, 3), 40, np.uint8)
+    cv2.putText(image, str(i), (10, 190), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
+    return Frame(i, i / FPS, image, True, cv2.imencode(".jpg", image)[1].tobytes())
+
+
+def violation(frame_index: int) -> Violation:
+    return Violation("red_light", "stop", 1, "car", frame_index, frame_index / FPS, Box(40, 60, 60, 96), 0.9,
+                     "main", Colour.RED, 12.0)
+
+
+def run(recorder: EvidenceRecorder, job_at: int, job: EvidenceJob, until: int):
+    done = []
+    for i in range(until):
+        recorder.add_frame(frame(i))
+        if i == job_at:
+            recorder.start(job)
+        done += recorder.poll()
+    return done + recorder.flush()
+
+
+def test_package_has_every_file_with_its_hash_and_no_partial_folder(tmp_path):
+    track = make_track(moving(50, list(range(160, 40, -4))), fps=FPS, start_frame=30)
+    rec = EvidenceRecorder(tmp_path, SCENE, FPS, pre_s=2, post_s=2, signal_colour_at=lambda s, t: Colour.RED)
+    job = EvidenceJob(violation(45), track, datetime(2024, 5, 1, 8, 14, tzinfo=UTC), "v1", due=4.5 + 2)
+    ((done_job, files),) = run(rec, 47, job, 120)
+    assert done_job is job
+    assert {f.kind for f in files} == {"before", "during", "after", "vehicle", "clip"}
+    for f in files:
+        path = tmp_path / f.path
+        assert f.path.startswith("evidence/test/2024-05-01/v1/")
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == f.sha256 and f.bytes == path.stat().st_size
+    assert not list(tmp_path.rglob("*.partial"))
+    clip = cv2.VideoCapture(str(tmp_path / "evidence/test/2024-05-01/v1/clip.mp4"))
+    assert int(clip.get(cv2.CAP_PROP_FRAME_COUNT)) == pytest.approx(41, abs=1)  # 2 s + 2 s at 10 fps, both ends
+    during = cv2.imread(str(tmp_path / "evidence/test/2024-05-01/v1/during.jpg"))
+    assert during.shape[0] > 200  # the frame plus its data bar
+
+
+def test_waits_for_the_post_roll_before_writing(tmp_path):
+    track = make_track(moving(50, list(range(160, 40, -4))), fps=FPS, start_frame=30)
+    rec = EvidenceRecorder(tmp_path, SCENE, FPS, pre_s=1, post_s=3)
+    rec.start(EvidenceJob(violation(45), track, datetime.now(UTC), "v2", due=4.5 + 3))
+    for i in range(70):
+        rec.add_frame(frame(i))
+    assert rec.pending == 1 and rec.poll(wait=True) == []  # frame 69 = 6.9 s < due 7.5 s: still waiting
+    rec.add_frame(frame(75))
+    assert [kind for kind in ("v2",)] and len(rec.poll(wait=True)) == 1
+
+
+def test_a_frame_gone_from_the_ring_falls_back_to_the_nearest(tmp_path):
+    track = make_track(moving(50, list(range(160, 40, -2))), fps=FPS, start_frame=0)
+    rec = EvidenceRecorder(tmp_path, SCENE, FPS, pre_s=1, post_s=1, lookback_s=0)
+    job = EvidenceJob(violation(5), track, datetime.now(UTC), "v3", due=0.0)
+    ((_, files),) = run(rec, 50, job, 52)  # found 4.5 s late: frame 5 left the 3 s ring long ago
+    assert {f.kind for f in files} >= {"before", "during", "after"}
+
+
+def test_ring_buffer_is_bounded(tmp_path):
+    rec = EvidenceRecorder(tmp_path, SCENE, FPS, pre_s=3, post_s=3, lookback_s=4)
+    for i in range(1000):
+        rec.add_frame(frame(i))
+    assert len(rec._ring) == rec._ring.maxlen == 111
+
+
+def test_unwritable_evidence_folder_is_a_storage_error(tmp_path):
+    blocker = tmp_path / "evidence"
+    blocker.write_text("a file where the evidence folder should be")
+    track = make_track(moving(50, [120, 110, 100, 90]), fps=FPS)
+    rec = EvidenceRecorder(tmp_path, SCENE, FPS, pre_s=0.2, post_s=0.2)
+    ((_, result),) = run(rec, 2, EvidenceJob(violation(2), track, datetime.now(UTC), "v4", due=0.4), 6)
+    from pipeline.errors import StorageError
+
+    assert isinstance(result, StorageError) and "cannot write evidence" in str(result)
