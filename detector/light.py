@@ -34,11 +34,16 @@ _AMBER_BELOW = 38
 _GREEN_BELOW = 100
 _CRIMSON_BOOST = 6.0  # a little crimson in the halo outweighs much orange: amber never shows it
 
-_MIN_SIDE = 24  # tiny crops are upscaled to this so the halo has pixels to spread into
+_MIN_SIDE = 24  # tiny crops are upscaled towards this...
+_MAX_SIDE = 96  # ...and big ones shrunk to it: beyond it pixels add time, not information
 _MIN_PEAK_V = 110  # nothing brighter than this: no lamp is lit
 _MIN_CONTRAST = 45  # the lit lamp must stand out from the crop's median brightness...
 _GLOW_CHROMA = 90  # ...or, in a crop of the lamp alone, glow in a strong colour
 _MIN_CHROMA = 28  # below this a pixel is grey/white: its hue means nothing
+_LIT_FRACTION = 0.35  # pixels at least this bright relative to the crop's peak may vote
+_VOTE_FRACTION = 0.7  # ...if their chroma is at least this share of the crop's top chroma
+_CHROMA_POWER = 1.0  # votes weigh chroma ** this * value: saturated lamps over pale sky
+_SAT_MODE = True
 _ELONGATED = 1.5  # aspect ratio from which the crop is taken as a 3-lamp head
 _POSITION_WEIGHT = 0.6  # how strongly lamp position can tip a hue split
 _MIN_SHARE = 0.5  # the winning colour must hold this share of the evidence
@@ -56,37 +61,41 @@ def read_colour(crop: np.ndarray) -> tuple[Colour, float]:
     bgr = _as_bgr(crop, "crop")
     if bgr.shape[0] < 2 or bgr.shape[1] < 2:
         return Colour.UNKNOWN, 0.0
-    bgr = _upscale(bgr)
+    bgr = _resize(bgr)
     hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
-    hue = hsv[..., 0]
     value = hsv[..., 2].astype(np.float32)
     chroma = bgr.max(axis=2).astype(np.float32) - bgr.min(axis=2)
 
     peak = float(np.percentile(value, 99))
     if peak < _MIN_PEAK_V:
         return Colour.UNKNOWN, 0.0
-    lit = value >= 0.5 * peak
+    lit = value >= _LIT_FRACTION * peak
     chroma_peak = float(np.percentile(chroma[lit], 99))
     contrast = peak - float(np.median(value))
     # A lamp is lit when it outshines its housing, or (crop = just the lamp) glows strongly.
     if contrast < _MIN_CONTRAST and chroma_peak < _GLOW_CHROMA:
         return Colour.UNKNOWN, 0.0
-    votes = lit & (chroma >= max(_MIN_CHROMA, 0.45 * chroma_peak))
-    if not votes.any():
-        return Colour.UNKNOWN, 0.0
-
-    weight = chroma[votes] * value[votes]
-    shares = _hue_shares(hue[votes], weight)
+    if _SAT_MODE:
+        sat = hsv[..., 1].astype(np.float32)
+        cand = lit & (chroma >= _MIN_CHROMA)
+        if not cand.any():
+            return Colour.UNKNOWN, 0.0
+        sat_peak = float(np.percentile(sat[cand], 99))
+        votes = cand & (sat >= _VOTE_FRACTION * sat_peak)
+        weight = chroma[votes] * sat[votes] ** _CHROMA_POWER
+    else:
+        votes = lit & (chroma >= max(_MIN_CHROMA, _VOTE_FRACTION * chroma_peak))
+        if not votes.any():
+            return Colour.UNKNOWN, 0.0
+        weight = chroma[votes] ** _CHROMA_POWER * value[votes]
+    shares = _hue_shares(hsv[..., 0][votes], weight)
     prior = _position_prior(votes, weight)
     if prior is not None:
         shares[:3] *= 1.0 - _POSITION_WEIGHT + _POSITION_WEIGHT * prior
-    total = float(shares.sum())
-    if total <= 0.0:
-        return Colour.UNKNOWN, 0.0
-    shares /= total
+    shares /= shares.sum()
     best = int(np.argmax(shares[:3]))
     if shares[best] < _MIN_SHARE:
-        return Colour.UNKNOWN, float(shares[best])
+        return Colour.UNKNOWN, round(float(shares[best]), 3)
     strength = min(1.0, max(contrast, chroma_peak) / 128.0)
     return _COLOURS[best], round(float(shares[best]) * (0.5 + 0.5 * strength), 3)
 
@@ -100,12 +109,16 @@ def _as_bgr(image: np.ndarray, what: str) -> np.ndarray:
     return image[..., :3]
 
 
-def _upscale(bgr: np.ndarray) -> np.ndarray:
-    side = min(bgr.shape[:2])
-    if side >= _MIN_SIDE:
-        return bgr
-    scale = math.ceil(_MIN_SIDE / side)
-    return cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+def _resize(bgr: np.ndarray) -> np.ndarray:
+    """Upscale tiny crops so halo and core get pixels of their own; shrink big ones for speed."""
+    short, long = sorted(bgr.shape[:2])
+    if short < _MIN_SIDE:
+        scale = min(math.ceil(_MIN_SIDE / short), max(1, _MAX_SIDE // long))
+        return cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    if short > _MAX_SIDE:
+        scale = _MAX_SIDE / short
+        return cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return bgr
 
 
 def _hue_shares(hue: np.ndarray, weight: np.ndarray) -> np.ndarray:

@@ -56,8 +56,12 @@ def merge_riders(detections: list[Detection], passenger_overlap: float = 0.5) ->
                 _union_box(current.box, person.box), current.label, current.confidence, current.track_id
             )
             continue
-        smaller = lambda k: min(person.box.area, k.box.area) or 1.0  # noqa: E731
-        if any(_intersection(person.box, k.box) > passenger_overlap * smaller(k) for k in kept_persons):
+        if any(_is_passenger(person.box, k.box, passenger_overlap) for k in kept_persons):
             continue  # a passenger behind a rider already kept
         kept_persons.append(person)
     return others + list(merged_bikes.values()) + kept_persons
+
+
+def _is_passenger(a: Box, b: Box, overlap: float) -> bool:
+    """Two person boxes overlapping by more than `overlap` of the smaller one."""
+    return _intersection(a, b) > overlap * (min(a.area, b.area) or 1.0)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 LABELS = ("car", "motorcycle", "bus", "truck", "bicycle", "person")
 """trafficcam's vehicle and road-user labels; every model's class names map onto these."""
 
 
-class Colour(str, Enum):
+class Colour(StrEnum):
     """State of a signal head."""
 
     RED = "red"

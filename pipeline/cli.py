@@ -169,5 +169,28 @@ def process(
         raise typer.Exit(130) from None
 
 
+@app.command("eval")
+def eval_clips(
+    clips: Annotated[Path, typer.Option("--clips", help="Folder of clip folders, each with scene.yaml + truth.yaml.")],
+    weights: Annotated[str | None, typer.Option("--weights", help="Manifest name or path.")] = None,
+    imgsz: Annotated[int | None, typer.Option("--imgsz")] = None,
+    conf: Annotated[float, typer.Option("--conf", min=0.01, max=0.99)] = 0.25,
+    analysis_fps: Annotated[float | None, typer.Option("--analysis-fps", min=0.1)] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Keep each clip's records here (default: a temporary folder).")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the scores as JSON here.")] = None,
+) -> None:
+    """Run the pipeline on every clip with a truth file and print precision / recall per rule."""
+    from pipeline.console import run_eval
+    from pipeline.process import ProcessSettings
+
+    settings = ProcessSettings(weights=weights, imgsz=imgsz, conf=conf, analysis_fps=analysis_fps)
+    try:
+        run_eval(clips, settings, data_dir, json_out, console)
+    except TrafficcamError as exc:
+        raise _fail(exc) from None
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

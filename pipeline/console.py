@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from pipeline.evaluation import ClipResult, evaluate_clip, format_table, load_truth
 from pipeline.process import ProcessResult, ProcessSettings, process_video
 from pipeline.report import build_report, write_report
 
@@ -76,3 +77,48 @@ def print_summary(result: ProcessResult, data_dir: Path, console: Console) -> No
         console.print(f"[red]{result.evidence_failures} evidence package(s) failed; see the log above[/]")
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def run_eval(
+    clips_dir: Path,
+    settings: ProcessSettings,
+    data_dir: Path | None,
+    json_out: Path | None,
+    console: Console,
+) -> list[ClipResult]:
+    """Process every clip folder under `clips_dir` that has a scene and a truth file; score each."""
+    import json
+    import tempfile
+
+    from pipeline.errors import SourceError
+
+    folders = sorted(p.parent for p in clips_dir.glob("*/truth.yaml") if (p.parent / "scene.yaml").exists())
+    if not folders:
+        raise SourceError(f"{clips_dir}: no clip folders with both scene.yaml and truth.yaml")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="trafficcam-eval-") as scratch:
+        for folder in folders:
+            truth = load_truth(folder / "truth.yaml")
+            console.print(f"[bold]{folder.name}[/]: processing {truth.video} ...", highlight=False)
+            target = (data_dir or Path(scratch)) / folder.name
+            result = process_video(folder / truth.video, folder / "scene.yaml", settings, target)
+            results.append(evaluate_clip(folder.name, truth, build_report(result, target)))
+    console.print(format_table(results), highlight=False, markup=False)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps([_clip_json(r) for r in results], indent=2) + "\n")
+        console.print(f"json: {json_out}", highlight=False)
+    return results
+
+
+def _clip_json(result: ClipResult) -> dict[str, object]:
+    rules = {**result.matches.rules, "all": result.matches.total}
+    return {
+        "clip": result.clip,
+        "rules": {
+            name: {"tp": s.tp, "fp": s.fp, "fn": s.fn, "precision": round(s.precision, 4), "recall": round(s.recall, 4),
+                   "set_aside": len(s.set_aside)}
+            for name, s in rules.items()
+        },
+        "signals": {k: round(v, 4) for k, v in result.signals.items()},
+    }

@@ -176,6 +176,7 @@ def draw_scene_file(scene_path, video, output, at_s: float = 0.0) -> None:  # ty
     if (w, h) != tuple(scene.frame_size):
         scene = scene.scaled_to(w, h)
     out = draw_scene(frame, scene)
-    out = data_bar(out, [f"{Path(scene_path).name}: camera {scene.camera}, {Path(video).name} at {at_s:.1f} s ({w}x{h})"])
+    caption = f"{Path(scene_path).name}: camera {scene.camera}, {Path(video).name} at {at_s:.1f} s ({w}x{h})"
+    out = data_bar(out, [caption])
     if not cv2.imwrite(str(output), out):
         raise StorageError(f"cannot write {output} (is the folder there and writable, and the suffix .png/.jpg?)")

@@ -8,6 +8,9 @@ from typing import Protocol
 from detector.types import Box, Colour, LightState, Track
 from pipeline.scene import Scene
 
+VEHICLES = frozenset({"car", "motorcycle", "bus", "truck", "bicycle"})
+"""The labels the lane rules apply to (a person is not held to lane markings)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Violation:

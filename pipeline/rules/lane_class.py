@@ -6,10 +6,8 @@ from dataclasses import dataclass
 
 from detector.types import Track
 from pipeline.geometry import point_in_polygon
-from pipeline.rules.base import SignalBoard, Violation
+from pipeline.rules.base import VEHICLES, SignalBoard, Violation
 from pipeline.scene import Lane, Scene
-
-VEHICLES = frozenset({"car", "motorcycle", "bus", "truck", "bicycle"})
 
 
 @dataclass(frozen=True)

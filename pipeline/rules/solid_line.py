@@ -7,10 +7,8 @@ from itertools import pairwise
 
 from detector.types import Track
 from pipeline.geometry import path_crosses_polyline, side_of_polyline
-from pipeline.rules.base import SignalBoard, Violation
+from pipeline.rules.base import VEHICLES, SignalBoard, Violation
 from pipeline.scene import Scene, SolidLine
-
-VEHICLES = frozenset({"car", "motorcycle", "bus", "truck", "bicycle"})
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,8 @@ def test_rider_on_a_bike_becomes_one_motorcycle_with_the_union_box():
 
 
 def test_two_up_passenger_and_rider_fold_into_the_bike():
-    out = merge_riders(
-        [d("person", (100, 50, 130, 120), 1), d("person", (105, 45, 135, 118), 3), d("motorcycle", (95, 90, 135, 150), 2)]
-    )
+    rider, passenger = d("person", (100, 50, 130, 120), 1), d("person", (105, 45, 135, 118), 3)
+    out = merge_riders([rider, passenger, d("motorcycle", (95, 90, 135, 150), 2)])
     assert [x.label for x in out] == ["motorcycle"]
 
 

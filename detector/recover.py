@@ -1,0 +1,173 @@
+"""Recover a trainable PyTorch YOLOv8n from the int8 ONNX export of Ultralytics' COCO weights.
+
+The only pretrained weights reachable offline are `yolov8n_int8.onnx` (see ../shared/models). Its
+64 convolutions are stored as per-tensor int8 weights (`<module>.weight_quantized`, `_scale`,
+`_zero_point`) under the original module names, with float biases; the export had fused each
+batch-norm into its convolution. We dequantise each weight, `w = (q - zero_point) * scale`, and
+load it into an *unfused* YOLOv8n built from ultralytics' `yolov8n.yaml` whose batch-norms are set
+to the identity (mean 0, variance 1 - eps, gamma 1, beta = the fused bias). The result computes the
+same function as the ONNX model but is an ordinary checkpoint that ultralytics' trainer fine-tunes
+with live batch-norm statistics.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+_Q = "weight_quantized"
+
+# Dataset class name -> COCO class whose classification row seeds it (None: random init).
+# Names are matched after trafficcam's own normalisation (detector/labels.py) first.
+SIGNAL_SEEDS = {"red_light": "traffic light", "green_light": "traffic light", "yellow_light": "traffic light"}
+
+
+class RecoveryError(Exception):
+    """The ONNX file is not the int8 YOLOv8n layout this module knows how to read."""
+
+
+def read_quantised_weights(onnx_path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
+    """Dequantised conv weights and float biases by module name, and the ONNX metadata.
+
+    Returns:
+        (weights, biases, metadata): `weights["model.0.conv"]` is a float32 OIHW array.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(onnx_path))
+    init = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    weights, biases = {}, {}
+    for name, q in init.items():
+        if not name.endswith("." + _Q):
+            continue
+        module = name[: -len("." + _Q)]
+        scale, zero = init.get(module + ".weight_scale"), init.get(module + ".weight_zero_point")
+        if scale is None or zero is None or np.ndim(scale) != 0:
+            raise RecoveryError(f"{module}: expected a per-tensor scale and zero point, got {np.shape(scale)}")
+        weights[module] = ((q.astype(np.float32) - np.float32(zero)) * np.float32(scale)).astype(np.float32)
+        if module + ".bias" in init:
+            biases[module] = init[module + ".bias"].astype(np.float32)
+    meta = {p.key: p.value for p in model.metadata_props}
+    return weights, biases, meta
+
+
+def _coco_names(meta: Mapping[str, str]) -> dict[int, str]:
+    import ast
+
+    try:
+        return {int(k): str(v) for k, v in ast.literal_eval(meta["names"]).items()}
+    except (KeyError, ValueError, SyntaxError) as exc:
+        raise RecoveryError(f"ONNX metadata has no readable 'names': {exc}") from None
+
+
+def recover_yolov8n(onnx_path: str | Path, cfg: str = "yolov8n.yaml"):  # type: ignore[no-untyped-def]
+    """Build ultralytics' DetectionModel from `cfg` and fill it from the int8 ONNX export.
+
+    Returns:
+        An unfused `DetectionModel` (eval mode, float32) with the ONNX model's class names.
+
+    Raises:
+        RecoveryError: a convolution of the model has no weights in the file, or shapes differ.
+    """
+    import torch
+    from torch import nn
+    from ultralytics.nn.modules import Conv
+    from ultralytics.nn.tasks import DetectionModel
+
+    weights, biases, meta = read_quantised_weights(onnx_path)
+    names = _coco_names(meta)
+    model = DetectionModel(cfg, nc=len(names), verbose=False)
+    used = set()
+    with torch.no_grad():
+        for mod_name, mod in model.named_modules():
+            if isinstance(mod, Conv):
+                key = f"{mod_name}.conv"
+                w, b = weights.get(key), biases.get(key)
+                if w is None or b is None:
+                    raise RecoveryError(f"no int8 weight/bias for {key} in {onnx_path}")
+                _copy(mod.conv.weight, w, key)
+                bn = mod.bn  # identity batch-norm carrying the fused bias
+                bn.running_mean.zero_()
+                bn.running_var.fill_(1.0 - bn.eps)
+                bn.weight.fill_(1.0)
+                bn.bias.copy_(torch.from_numpy(b))
+                used.add(key)
+            elif isinstance(mod, nn.Conv2d) and mod.bias is not None and mod_name in weights:
+                _copy(mod.weight, weights[mod_name], mod_name)
+                mod.bias.copy_(torch.from_numpy(biases[mod_name]))
+                used.add(mod_name)
+    # DFL's conv is a fixed arange(16) projection; its int8 copy is only an approximation of it.
+    missing = set(weights) - used - {k for k in weights if k.endswith("dfl.conv")}
+    if missing:
+        raise RecoveryError(f"weights in the ONNX file that the model has no place for: {sorted(missing)[:5]}")
+    model.names = names
+    model.args = {"imgsz": int(meta.get("imgsz", "[320]").strip("[]").split(",")[0]), "task": "detect"}
+    model.pt_path = str(onnx_path)
+    return model.float().eval()
+
+
+def _copy(param, array: np.ndarray, key: str) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    if tuple(param.shape) != array.shape:
+        raise RecoveryError(f"{key}: model expects {tuple(param.shape)}, ONNX has {array.shape}")
+    param.copy_(torch.from_numpy(array))
+
+
+def seed_head(model, names: Mapping[int, str]):  # type: ignore[no-untyped-def]
+    """A copy of a COCO `model` re-headed for dataset classes `names`.
+
+    Each dataset class starts from the COCO class row it corresponds to (`motobike` from
+    `motorcycle` via detector/labels.py, lit signal heads from `traffic light`); others start as
+    ultralytics initialises them.
+    """
+    import copy
+
+    import torch
+    from torch import nn
+    from ultralytics.nn.tasks import DetectionModel
+
+    from detector.labels import normalise
+
+    src_names = {v: k for k, v in model.names.items()}
+    target = DetectionModel(copy.deepcopy(model.yaml), nc=len(names), verbose=False)
+    target.names = dict(names)
+    head_src, head_dst = model.model[-1], target.model[-1]
+    # The class branch's hidden width depends on nc; keep COCO's (as ultralytics' own transfer does).
+    head_dst.cv3 = copy.deepcopy(head_src.cv3)
+    for branch in head_dst.cv3:
+        branch[-1] = nn.Conv2d(branch[-1].in_channels, len(names), 1)
+    head_dst.bias_init()
+    dst_state = target.state_dict()
+    state = {k: v for k, v in model.state_dict().items() if k in dst_state and v.shape == dst_state[k].shape}
+    target.load_state_dict(state, strict=False)
+    seeds = {}
+    for i, name in names.items():
+        key = name.strip().lower()
+        src = SIGNAL_SEEDS.get(key) or normalise(key) or key
+        if src in src_names:
+            seeds[i] = src_names[src]
+    with torch.no_grad():
+        for s, d in zip(head_src.cv3, head_dst.cv3, strict=True):
+            for i, j in seeds.items():
+                d[-1].weight[i] = s[-1].weight[j]
+                d[-1].bias[i] = s[-1].bias[j]
+    target.args = dict(getattr(model, "args", {}))
+    log.info("seeded head rows %s", {names[i]: model.names[j] for i, j in seeds.items()})
+    return target.float().eval()
+
+
+def save_checkpoint(model, path: str | Path) -> Path:  # type: ignore[no-untyped-def]
+    """Write `model` as an ultralytics checkpoint that `YOLO(path)` loads and `.train()` fine-tunes."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": model, "train_args": dict(getattr(model, "args", {})), "epoch": -1}, path)
+    return path

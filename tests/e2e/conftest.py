@@ -1,0 +1,44 @@
+"""One processing of each real clip per test session, shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.evaluation import Truth, load_truth
+from pipeline.process import ProcessResult, ProcessSettings, process_video
+from pipeline.report import build_report
+from tests.conftest import COCO_WEIGHTS, need_shared
+
+
+@dataclass(frozen=True)
+class ClipRun:
+    name: str
+    folder: Path
+    data: Path
+    truth: Truth
+    result: ProcessResult
+    report: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def clip_runs(tmp_path_factory):
+    """`run(name, analysis_fps)`: process a shared clip with the COCO weights and every rule, once."""
+    cache: dict[tuple[str, float | None], ClipRun] = {}
+
+    def run(name: str, analysis_fps: float | None = None) -> ClipRun:
+        key = (name, analysis_fps)
+        if key not in cache:
+            folder = need_shared("clips", name)
+            need_shared("models", "yolov8n_int8.onnx")
+            truth = load_truth(folder / "truth.yaml")
+            data = tmp_path_factory.mktemp(f"run-{name}")
+            settings = ProcessSettings(weights=str(COCO_WEIGHTS), analysis_fps=analysis_fps)
+            result = process_video(folder / truth.video, folder / "scene.yaml", settings, data)
+            cache[key] = ClipRun(name, folder, data, truth, result, build_report(result, data))
+        return cache[key]
+
+    return run
