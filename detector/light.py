@@ -38,12 +38,11 @@ _MIN_SIDE = 24  # tiny crops are upscaled towards this...
 _MAX_SIDE = 96  # ...and big ones shrunk to it: beyond it pixels add time, not information
 _MIN_PEAK_V = 110  # nothing brighter than this: no lamp is lit
 _MIN_CONTRAST = 45  # the lit lamp must stand out from the crop's median brightness...
+_MIN_LAMP_CHROMA = 45  # a lit lamp has some strongly coloured pixels, an unlit one none
 _GLOW_CHROMA = 90  # ...or, in a crop of the lamp alone, glow in a strong colour
 _MIN_CHROMA = 28  # below this a pixel is grey/white: its hue means nothing
 _LIT_FRACTION = 0.35  # pixels at least this bright relative to the crop's peak may vote
-_VOTE_FRACTION = 0.7  # ...if their chroma is at least this share of the crop's top chroma
-_CHROMA_POWER = 1.0  # votes weigh chroma ** this * value: saturated lamps over pale sky
-_SAT_MODE = True
+_VOTE_FRACTION = 0.7  # ...if their saturation is at least this share of the crop's top one
 _ELONGATED = 1.5  # aspect ratio from which the crop is taken as a 3-lamp head
 _POSITION_WEIGHT = 0.6  # how strongly lamp position can tip a hue split
 _MIN_SHARE = 0.5  # the winning colour must hold this share of the evidence
@@ -73,21 +72,14 @@ def read_colour(crop: np.ndarray) -> tuple[Colour, float]:
     chroma_peak = float(np.percentile(chroma[lit], 99))
     contrast = peak - float(np.median(value))
     # A lamp is lit when it outshines its housing, or (crop = just the lamp) glows strongly.
-    if contrast < _MIN_CONTRAST and chroma_peak < _GLOW_CHROMA:
+    if chroma_peak < _MIN_LAMP_CHROMA or (contrast < _MIN_CONTRAST and chroma_peak < _GLOW_CHROMA):
         return Colour.UNKNOWN, 0.0
-    if _SAT_MODE:
-        sat = hsv[..., 1].astype(np.float32)
-        cand = lit & (chroma >= _MIN_CHROMA)
-        if not cand.any():
-            return Colour.UNKNOWN, 0.0
-        sat_peak = float(np.percentile(sat[cand], 99))
-        votes = cand & (sat >= _VOTE_FRACTION * sat_peak)
-        weight = chroma[votes] * sat[votes] ** _CHROMA_POWER
-    else:
-        votes = lit & (chroma >= max(_MIN_CHROMA, _VOTE_FRACTION * chroma_peak))
-        if not votes.any():
-            return Colour.UNKNOWN, 0.0
-        weight = chroma[votes] ** _CHROMA_POWER * value[votes]
+    # Votes: bright, coloured pixels, as saturated as the crop's most saturated ones. Saturation
+    # (not chroma) keeps a pale sky behind a dull red lamp from outvoting it.
+    sat = hsv[..., 1].astype(np.float32)
+    coloured = lit & (chroma >= _MIN_CHROMA)
+    votes = coloured & (sat >= _VOTE_FRACTION * float(np.percentile(sat[coloured], 99)))
+    weight = chroma[votes] * sat[votes]
     shares = _hue_shares(hsv[..., 0][votes], weight)
     prior = _position_prior(votes, weight)
     if prior is not None:

@@ -6,30 +6,22 @@ import hashlib
 import json
 import logging
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from detector.light import SignalReader
-from detector.riders import merge_riders
-from detector.types import Colour, Track
 from detector.weights import ResolvedWeights, resolve
 from detector.yolo import YoloDetector
 from pipeline import __version__
-from pipeline.engine import RuleEngine
-from pipeline.errors import ModelError, StorageError
-from pipeline.evidence import EvidenceJob, EvidenceRecorder, WrittenFile
+from pipeline.camera import CameraPipeline, Reported
+from pipeline.errors import ModelError
 from pipeline.rules import build_rules
-from pipeline.rules.base import Violation
 from pipeline.scene import Scene, load_scene, scene_hash
-from pipeline.signals import SignalBoard
 from pipeline.source import VideoFile
 from pipeline.store import repository as repo
-from pipeline.store.db import Database, open_database
-from pipeline.store.records import EvidenceFile
+from pipeline.store.db import open_database
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +38,6 @@ class ProcessSettings:
     post_s: float = 3.0
     enable: tuple[str, ...] = ()
     disable: tuple[str, ...] = ()
-
-
-@dataclass
-class Reported:
-    """A violation as this run reports it, with its stored id and evidence paths."""
-
-    violation: Violation
-    public_id: str
-    evidence: dict[str, str]
-    new: bool
 
 
 @dataclass
@@ -161,16 +143,24 @@ def process_video(
     result = ProcessResult(
         run_id, scene.camera, str(source.path), source.fps, source.frames_expected, warnings=warnings
     )
+    pipeline = CameraPipeline(
+        scene, rules, detector, db, data_dir, source.fps, run_id,
+        dedup_key=lambda v: hashlib.sha256(
+            f"{video_sha}|{settings_hash}|{v.rule}|{v.where}|{v.track_id}|{v.frame_index}".encode()
+        ).hexdigest(),
+        occurred_at=lambda t: started + timedelta(seconds=t),
+        pre_s=settings.pre_s, post_s=settings.post_s,
+    )  # fmt: skip
     try:
-        _run_loop(source, scene, rules, detector, db, data_dir, settings, result, started,
-                  lambda v: hashlib.sha256(
-                      f"{video_sha}|{settings_hash}|{v.rule}|{v.where}|{v.track_id}|{v.frame_index}".encode()
-                  ).hexdigest(),
-                  progress)
-    except KeyboardInterrupt:
-        result.interrupted = True
-        repo.finish_run(db, run_id, "interrupted", frames_read=result.frames_read,
-                      frames_analysed=result.frames_analysed, frames_dropped=0)
+        _run_loop(source, pipeline, result, progress)
+    except BaseException as exc:
+        result.interrupted = isinstance(exc, KeyboardInterrupt)
+        status = "interrupted" if result.interrupted else "failed"
+        try:
+            repo.finish_run(db, run_id, status, frames_read=result.frames_read,
+                            frames_analysed=result.frames_analysed, frames_dropped=0)
+        except Exception as inner:  # the database may be what failed; the first error matters
+            log.debug("could not mark run %s as %s: %s", run_id, status, inner)
         raise
     finally:
         detector.close()
@@ -186,99 +176,26 @@ def process_video(
 
 
 def _run_loop(
-    source: VideoFile, scene: Scene, rules, detector: YoloDetector, db: Database, data_dir: Path,  # type: ignore[no-untyped-def]
-    settings: ProcessSettings, result: ProcessResult, started: datetime,
-    dedup_key: Callable[[Violation], str], progress: ProgressFn | None,
+    source: VideoFile, pipeline: CameraPipeline, result: ProcessResult, progress: ProgressFn | None
 ) -> None:
-    from pipeline.tracks import TrackStore
-
-    board = SignalBoard([s.id for s in scene.signals])
-    reader = SignalReader([(s.id, s.box) for s in scene.signals])
-    tracks = TrackStore(max_age_s=max(5.0, settings.pre_s + settings.post_s))
-    engine = RuleEngine(rules)
-
-    def colour_at(sid: str, t: float) -> Colour:
-        state = board.state_at(sid, t)
-        return state.colour if state else Colour.UNKNOWN
-
-    recorder = EvidenceRecorder(data_dir, scene, source.fps, pre_s=settings.pre_s, post_s=settings.post_s,
-                                signal_colour_at=colour_at, track_lookup=tracks.get)
-    stage = result.stage_s
     t0 = time.perf_counter()
+    stage = pipeline.stats.stage_s
     try:
         t_wait = time.perf_counter()
         for frame in source.frames():
             stage["decode (wait)"] += time.perf_counter() - t_wait
-            result.frames_read += 1
-            t = time.perf_counter()
-            recorder.add_frame(frame)
-            _store_done(recorder.poll(), db, result, run=result.run_id, camera=scene.camera, dedup_key=dedup_key)
-            stage["evidence"] += time.perf_counter() - t
-            if scene.signals:
-                t = time.perf_counter()
-                board.record(reader.update(frame.image, frame.index, frame.timestamp))
-                stage["signals"] += time.perf_counter() - t
-            if frame.analyse:
-                result.frames_analysed += 1
-                t = time.perf_counter()
-                detections = merge_riders(detector.track(frame.image))
-                stage["detect+track"] += time.perf_counter() - t
-                t = time.perf_counter()
-                updated = tracks.update(frame.index, frame.timestamp, detections)
-                found = engine.check(updated, scene, board)
-                engine.forget(tracks.expire(frame.timestamp))
-                stage["rules"] += time.perf_counter() - t
-                for violation in found:
-                    _start_evidence(violation, tracks.get(violation.track_id), recorder, db, result, started,
-                                    dedup_key, settings)
+            pipeline.on_frame(frame)
             if progress is not None:
-                progress(result.frames_read, source.frames_expected)
+                progress(pipeline.stats.frames_read, source.frames_expected)
             t_wait = time.perf_counter()
     finally:
-        t = time.perf_counter()
-        _store_done(recorder.flush(), db, result, run=result.run_id, camera=scene.camera, dedup_key=dedup_key)
-        recorder.close()
-        stage["evidence"] += time.perf_counter() - t
-        result.wall_s = time.perf_counter() - t0
-        result.signals = {
-            sid: [{"start_frame": s.since_frame, "colour": s.colour.value} for s in changes]
-            for sid, changes in board.timelines().items()
-        }
-        result.reported.sort(key=lambda r: r.violation.frame_index)
-
-
-def _start_evidence(
-    violation: Violation, track: Track | None, recorder: EvidenceRecorder, db: Database, result: ProcessResult,
-    started: datetime, dedup_key: Callable[[Violation], str], settings: ProcessSettings,
-) -> None:
-    key = dedup_key(violation)
-    existing = repo.find_violation(db, key)
-    if existing is not None:  # same video, same settings: already recorded with its evidence
-        result.reported.append(Reported(violation, existing.public_id,
-                                        {k: ref.path for k, ref in existing.evidence.items()}, new=False))
-        return
-    if track is None:
-        return
-    job = EvidenceJob(violation, track, started + timedelta(seconds=violation.timestamp), uuid.uuid4().hex,
-                      due=violation.timestamp + settings.post_s, context=key)
-    recorder.start(job)
-
-
-def _store_done(
-    done: list[tuple[EvidenceJob, list[WrittenFile] | Exception]], db: Database, result: ProcessResult, *,
-    run: int, camera: str, dedup_key: Callable[[Violation], str],
-) -> None:
-    for job, files in done:
-        if isinstance(files, Exception):
-            result.evidence_failures += 1
-            if isinstance(files, StorageError):
-                raise files
-            continue
-        evidence = [EvidenceFile(f.kind, f.path, f.sha256, f.bytes, f.mime) for f in files]
-        record, created = repo.record_violation(
-            db, job.violation, camera_id=camera, run_id=run, dedup_key=str(job.context),
-            occurred_at=job.occurred_at, public_id=job.public_id, evidence=evidence,
-        )
-        result.reported.append(
-            Reported(job.violation, record.public_id, {k: ref.path for k, ref in record.evidence.items()}, created)
-        )
+        try:
+            pipeline.flush()
+        finally:
+            result.wall_s = time.perf_counter() - t0
+            result.frames_read = pipeline.stats.frames_read
+            result.frames_analysed = pipeline.stats.frames_analysed
+            result.evidence_failures = pipeline.stats.evidence_failures
+            result.stage_s = dict(stage)
+            result.signals = pipeline.signal_timelines()
+            result.reported = sorted(pipeline.reported, key=lambda r: r.violation.frame_index)

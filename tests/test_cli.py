@@ -112,3 +112,17 @@ def test_models_list_shows_presence():
     proc = trafficcam("models", "list")
     assert proc.returncode == 0
     assert "coco-n" in proc.stdout and "yes" in proc.stdout
+
+
+def test_eval_without_clips_is_a_clear_error(tmp_path):
+    proc = trafficcam("eval", "--clips", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {tmp_path}: no clip folders with both scene.yaml and truth.yaml"
+
+
+def test_unknown_rule_name_is_a_clear_error(tmp_path):
+    video = need_shared("clips", "hanoi_ltk_hangbai", "16h30.25.9.22.mp4")
+    proc = trafficcam("process", str(video), "--scene", str(HANOI_SCENE), "--data-dir", str(tmp_path / "d"),
+                      "--no-rule", "speeding")
+    assert proc.returncode == 2
+    assert "unknown rule(s) ['speeding']" in proc.stderr and "red_light" in proc.stderr

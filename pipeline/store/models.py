@@ -223,7 +223,8 @@ class ReviewRow(Base):
     """
 
     __tablename__ = "reviews"
-    __table_args__ = (Index(None, "violation_id", "decided_at"),)
+    # A unique prev_hash keeps the chain a single line when two decisions are appended at once.
+    __table_args__ = (Index(None, "violation_id", "decided_at"), Index(None, "prev_hash", unique=True))
 
     id: Mapped[IntPK]
     violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id"))

@@ -1,0 +1,263 @@
+"""Fine-tune a YOLO detector on a YOLO-format dataset, export it to ONNX and record it in the manifest.
+
+`train_detector` is the whole job behind `trafficcam train-detector`: split (if given a dataset
+folder), start weights (the COCO int8 ONNX is recovered into PyTorch, see detector/recover.py),
+ultralytics training, ONNX export, int8 quantisation kept only where it keeps accuracy on the
+validation split, then a manifest entry with sha256, classes, training settings and scores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from detector.evaluate import DetectionScores, dataset_names, evaluate_detector, list_images
+from detector.labels import normalise
+from detector.weights import ManifestEntry, models_dir, resolve
+
+log = logging.getLogger(__name__)
+
+INT8_TOLERANCE = 0.02
+"""Largest drop in recall or precision (car, motorcycle) on the validation split that int8 may cost."""
+
+DATASET_LICENCE = (
+    "Training data: 'red-light-violation-detect' v1 by huyhoang (Roboflow Universe), CC BY 4.0 - "
+    "https://universe.roboflow.com/huyhoang/red-light-violation-detect-hecrg/dataset/1 ; "
+    "start weights: Ultralytics YOLOv8n (COCO), AGPL-3.0, so these weights are AGPL-3.0 too."
+)
+
+
+class TrainingError(Exception):
+    """Training input that cannot be used; the message says what was expected."""
+
+
+@dataclass
+class TrainingResult:
+    """What `train_detector` made and measured."""
+
+    weights: Path
+    entry: ManifestEntry
+    run_dir: Path
+    scores: dict[str, object] = field(default_factory=dict)
+
+
+def split_dataset(root: Path, out_dir: Path, val_fraction: float = 0.05, seed: int = 0) -> Path:
+    """Carve a seeded validation split from a YOLO dataset folder (`images/`, `labels/`, `data.yaml`).
+
+    Writes `train.txt`, `val.txt` and `dataset.yaml` into `out_dir` and returns the YAML path.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise TrainingError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+    images = list_images(root)
+    names = dataset_names(root)
+    rng = random.Random(seed)
+    shuffled = list(images)
+    rng.shuffle(shuffled)
+    n_val = max(1, round(len(shuffled) * val_fraction))
+    val, train = sorted(shuffled[:n_val]), sorted(shuffled[n_val:])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "train.txt").write_text("".join(f"{p.resolve()}\n" for p in train), encoding="utf-8")
+    (out_dir / "val.txt").write_text("".join(f"{p.resolve()}\n" for p in val), encoding="utf-8")
+    data = {
+        "path": str(out_dir.resolve()),
+        "train": str((out_dir / "train.txt").resolve()),
+        "val": str((out_dir / "val.txt").resolve()),
+        "names": names,
+        "split": {"source": str(root), "val_fraction": val_fraction, "seed": seed},
+    }
+    path = out_dir / "dataset.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def read_dataset_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise TrainingError(f"cannot read dataset YAML {path}: {exc}") from None
+    if not isinstance(data, dict) or "train" not in data or "val" not in data or "names" not in data:
+        raise TrainingError(f"{path}: expected a YOLO dataset YAML with train, val and names")
+    names = data["names"]
+    data["names"] = dict(enumerate(names)) if isinstance(names, list) else {int(k): v for k, v in names.items()}
+    return data
+
+
+def start_checkpoint(spec: str, names: Mapping[int, str], out_dir: Path) -> Path:
+    """A .pt checkpoint to fine-tune from: a PyTorch file as is, an int8 YOLOv8n ONNX recovered."""
+    from detector.recover import recover_yolov8n, save_checkpoint, seed_head
+
+    if spec.endswith(".yaml"):  # from scratch, e.g. yolov8n.yaml
+        return Path(spec)
+    path = Path(resolve(spec).path)
+    if path.suffix == ".pt":
+        return path
+    if path.suffix != ".onnx":
+        raise TrainingError(f"--from {spec}: expected a .pt checkpoint, an int8 YOLOv8n .onnx or a model .yaml")
+    model = seed_head(recover_yolov8n(path), names)
+    return save_checkpoint(model, out_dir / f"start-{path.stem}.pt")
+
+
+def quantise_int8(onnx_path: Path, out: Path) -> Path:
+    """Dynamic int8 quantisation (weights int8, activations quantised at run time), as coco-n was made."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(onnx_path), str(out), weight_type=QuantType.QInt8)
+    _copy_metadata(onnx_path, out)
+    return out
+
+
+def _copy_metadata(src: Path, dst: Path) -> None:
+    import onnx
+
+    a, b = onnx.load(str(src)), onnx.load(str(dst))
+    have = {p.key for p in b.metadata_props}
+    for p in a.metadata_props:
+        if p.key not in have:
+            b.metadata_props.add(key=p.key, value=p.value)
+    onnx.save(b, str(dst))
+
+
+def _key_scores(scores: DetectionScores) -> dict[str, float]:
+    out = {}
+    for cls in ("car", "motorcycle"):
+        s = scores.classes.get(cls)
+        if s is not None:
+            out[f"{cls}_recall"] = s.recall or 0.0
+            out[f"{cls}_precision"] = s.precision or 0.0
+    return out
+
+
+def keeps_accuracy(fp32: DetectionScores, int8: DetectionScores, tolerance: float = INT8_TOLERANCE) -> bool:
+    """True when int8 loses at most `tolerance` recall or precision for car and motorcycle."""
+    a, b = _key_scores(fp32), _key_scores(int8)
+    return all(b.get(k, 0.0) >= v - tolerance for k, v in a.items())
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def class_map(names: Mapping[int, str]) -> dict[str, str | None]:
+    """Manifest `classes:` for a dataset: its names onto trafficcam labels, the rest dropped (null)."""
+    return {name: normalise(name) for name in names.values()}
+
+
+def write_manifest_entry(entry: ManifestEntry, manifest: Path | None = None) -> Path:
+    """Append `entry` to the manifest, replacing an entry of the same name; other text is kept."""
+    manifest = manifest or models_dir() / "manifest.yaml"
+    text = manifest.read_text(encoding="utf-8") if manifest.is_file() else "models:\n"
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, ln in enumerate(lines) if ln.rstrip() == f"  - name: {entry.name}"), None)
+    if start is not None:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("  - ")), len(lines))
+        lines = lines[:start] + lines[end:]
+    body = yaml.safe_dump([entry.model_dump(exclude_none=True)], sort_keys=False, width=100, allow_unicode=True)
+    block = "".join("  " + ln if ln.strip() else ln for ln in body.splitlines(keepends=True))
+    text = "".join(lines)
+    if text and not text.endswith("\n"):
+        text += "\n"
+    manifest.write_text(text + block, encoding="utf-8")
+    return manifest
+
+
+def train_detector(
+    data: Path,
+    output: Path,
+    *,
+    epochs: int = 12,
+    imgsz: int = 320,
+    start: str = "coco-n",
+    seed: int = 0,
+    batch: int = 16,
+    workers: int = 2,
+    val_fraction: float = 0.05,
+    run_dir: Path = Path("runs/train-detector"),
+    score_sets: Sequence[Path] = (),
+    command: str = "",
+    close_mosaic: int = 2,
+) -> TrainingResult:
+    """Train, export, choose int8 or float, and write the manifest entry (named after `output`'s stem).
+
+    Args:
+        data: a dataset YAML (train, val, names) or a dataset folder (images/, labels/, data.yaml)
+            from which a seeded validation split is carved.
+        output: where the ONNX file goes, e.g. models/vn (".onnx" and the size are added:
+            models/vn_yolov8n_320.onnx); the manifest entry is named after the stem given.
+        score_sets: extra labelled image folders to score the exported weights on (recorded).
+    """
+    from ultralytics import YOLO
+
+    run_dir = run_dir.resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data_arg = str(data)
+    if data.is_dir():
+        data = split_dataset(data, run_dir / "data", val_fraction, seed)
+    spec = read_dataset_yaml(data)
+    names = spec["names"]
+    start_pt = start_checkpoint(start, names, run_dir)
+    model = YOLO(str(start_pt), task="detect")
+    model.train(
+        data=str(data), epochs=epochs, imgsz=imgsz, batch=batch, workers=workers, seed=seed,
+        deterministic=True, device="cpu", project=str(run_dir), name="train", exist_ok=True,
+        plots=False, amp=False, close_mosaic=close_mosaic, cache="ram", patience=max(epochs, 1),
+    )
+    best = run_dir / "train" / "weights" / "best.pt"
+    if not best.is_file():
+        raise TrainingError(f"training wrote no {best}")
+    fp32 = Path(YOLO(str(best)).export(format="onnx", imgsz=imgsz, simplify=False, dynamic=False, opset=17))
+    int8 = quantise_int8(fp32, fp32.with_name(fp32.stem + "_int8.onnx"))
+    val_images = Path(spec["val"])
+    s_fp32 = evaluate_detector(str(fp32), val_images, imgsz=imgsz, names=names)
+    s_int8 = evaluate_detector(str(int8), val_images, imgsz=imgsz, names=names)
+    use_int8 = keeps_accuracy(s_fp32, s_int8)
+    chosen = int8 if use_int8 else fp32
+    name = output.stem
+    dest = output.with_name(f"{name}_yolov8n_{imgsz}.onnx")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(chosen, dest)
+    scores: dict[str, object] = {
+        "validation_split": {"fp32": _rounded(s_fp32), "int8": _rounded(s_int8), "kept": "int8" if use_int8 else "fp32"}
+    }
+    for images in score_sets:
+        scores[Path(images).name] = _rounded(evaluate_detector(str(dest), Path(images), imgsz=imgsz))
+    entry = ManifestEntry(
+        name=name,
+        file=dest.name,
+        sha256=sha256(dest),
+        bytes=dest.stat().st_size,
+        imgsz=imgsz,
+        format="onnx (int8, dynamic quantisation)" if use_int8 else "onnx (fp32)",
+        source=f"Trained by trafficcam (detector/training.py) from {start}; see MODELS.md.",
+        licence=DATASET_LICENCE,
+        classes=class_map(names),
+        notes="Vietnamese CCTV fine-tune: car and motobike (rider + motorbike); signal classes dropped.",
+        training={
+            "data": data_arg, "epochs": epochs, "imgsz": imgsz, "seed": seed, "batch": batch,
+            "start": start, "val_fraction": val_fraction, "command": command,
+        },
+        scores=scores,
+    )
+    write_manifest_entry(entry, dest.parent / "manifest.yaml")
+    return TrainingResult(dest, entry, run_dir, scores)
+
+
+def _rounded(scores: DetectionScores) -> dict[str, object]:
+    return {
+        cls: {"recall": _r(s.recall), "precision": _r(s.precision), "truths": s.truths}
+        for cls, s in sorted(scores.classes.items())
+    } | {"images": scores.images, "conf": scores.settings.get("conf"), "iou": scores.iou}
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(v, 3)

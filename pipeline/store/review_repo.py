@@ -1,0 +1,373 @@
+"""Users and the review log: who may review, and every decision they made.
+
+The review log is append-only and hash-chained: each entry stores the hash of the entry
+before it (`prev_hash`, all zeros for the first) and its own `entry_hash` over its content and
+`prev_hash`, so an edited, removed or re-ordered entry is detectable (`review_queries.audit`).
+A decision is taken in one transaction that first locks the violation (an UPDATE), then checks
+that the latest entry is still the one the reviewer saw; otherwise `AlreadyDecidedError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from pipeline.errors import TrafficcamError
+from pipeline.store.columns import ID_LENGTH, utc_now
+from pipeline.store.db import Database
+from pipeline.store.models import ReviewRow, UserRow, ViolationRow
+from pipeline.store.records import ReviewDecision, UserRole, ViolationStatus, require_aware
+
+GENESIS_HASH = "0" * 64
+"""The `prev_hash` of the first entry of the review log."""
+
+_USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
+_PLATE = re.compile(r"[A-Z0-9][A-Z0-9.\- ]*")
+PLATE_LENGTH = 32
+_CHAIN_RETRIES = 5
+
+
+class RejectReason(StrEnum):
+    """Why a reviewer rejected a violation: a fixed list, `other` with a note."""
+
+    NOT_A_VIOLATION = "not_a_violation"
+    SIGNAL_MISREAD = "signal_misread"
+    WRONG_VEHICLE = "wrong_vehicle"
+    EVIDENCE_UNREADABLE = "evidence_unreadable"
+    EMERGENCY_VEHICLE = "emergency_vehicle"
+    OTHER = "other"
+
+
+class ReviewError(TrafficcamError):
+    """A user or decision request that cannot be carried out as asked."""
+
+    exit_code = 2
+
+
+class AlreadyDecidedError(ReviewError):
+    """Someone else decided the violation after the reviewer loaded it."""
+
+    exit_code = 4
+
+    def __init__(self, public_id: str, latest: ReviewRecord) -> None:
+        self.public_id = public_id
+        self.latest = latest
+        when = latest.decided_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        super().__init__(
+            f"violation {public_id} was already decided by {latest.reviewer} ({latest.decision.value}, {when}); "
+            "reload it to see that decision, and revise it only if it is wrong"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A review-app user, without the password hash."""
+
+    id: int
+    name: str
+    role: UserRole
+    disabled: bool
+    created_at: datetime
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins also manage users and export."""
+        return self.role is UserRole.ADMIN
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewRecord:
+    """One entry of the review log."""
+
+    id: int
+    violation_id: int
+    public_id: str
+    reviewer: str
+    decision: ReviewDecision
+    reason: str | None
+    note: str | None
+    plate_text: str | None
+    decided_at: datetime
+    prev_hash: str
+    entry_hash: str
+
+
+# -- users --------------------------------------------------------------------------------
+
+
+def check_user_name(name: str) -> str:
+    """`name` if it is a usable user name, else `ReviewError` saying what is allowed."""
+    if not (0 < len(name) <= ID_LENGTH) or not _USER_NAME.fullmatch(name):
+        raise ReviewError(
+            f"user name {name!r} is not allowed: use 1-{ID_LENGTH} letters, digits, '.', '_', '@' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def add_user(db: Database, name: str, password_hash: str, role: UserRole | str = UserRole.REVIEWER) -> UserRecord:
+    """Add a user; the caller hashes the password (argon2, `review.auth`).
+
+    Raises:
+        ReviewError: the name is not allowed or already taken, or the role is unknown.
+    """
+    check_user_name(name)
+    try:
+        role = UserRole(role)
+    except ValueError:
+        raise ReviewError(f"role must be one of {[r.value for r in UserRole]}, got {role!r}") from None
+    try:
+        with db.session() as s:
+            row = UserRow(name=name, password_hash=password_hash, role=role, disabled=False, created_at=utc_now())
+            s.add(row)
+            s.flush()
+            return _user_record(row)
+    except IntegrityError:
+        raise ReviewError(f"user {name!r} already exists; pick another name or disable the old one") from None
+
+
+def get_user(db: Database, name: str) -> UserRecord | None:
+    """The user called `name`, or None."""
+    login = get_login(db, name)
+    return login[0] if login is not None else None
+
+
+def get_login(db: Database, name: str) -> tuple[UserRecord, str] | None:
+    """The user called `name` and their password hash, for checking a login; or None."""
+    with db.session() as s:
+        row = s.scalars(select(UserRow).where(UserRow.name == name)).one_or_none()
+        return (_user_record(row), row.password_hash) if row is not None else None
+
+
+def list_users(db: Database) -> list[UserRecord]:
+    """Every user, by name."""
+    with db.session() as s:
+        return [_user_record(r) for r in s.scalars(select(UserRow).order_by(UserRow.name))]
+
+
+def set_user_disabled(db: Database, name: str, disabled: bool) -> UserRecord:
+    """Disable (or enable again) a user; a disabled user's sessions stop working at once.
+
+    Raises:
+        ReviewError: no such user.
+    """
+    with db.session() as s:
+        row = _user_row(s, name)
+        row.disabled = disabled
+        return _user_record(row)
+
+
+def set_password_hash(db: Database, name: str, password_hash: str) -> None:
+    """Replace a user's password hash (a new password, or a re-hash with stronger settings)."""
+    with db.session() as s:
+        _user_row(s, name).password_hash = password_hash
+
+
+def _user_row(s: Session, name: str) -> UserRow:
+    row = s.scalars(select(UserRow).where(UserRow.name == name)).one_or_none()
+    if row is None:
+        raise ReviewError(f"no user called {name!r}; `trafficcam users list` shows who exists")
+    return row
+
+
+def _user_record(row: UserRow) -> UserRecord:
+    return UserRecord(row.id, row.name, UserRole(row.role), bool(row.disabled), row.created_at)
+
+
+# -- decisions ----------------------------------------------------------------------------
+
+
+def normalise_plate(plate: str | None) -> str | None:
+    """A plate number in capitals with single spaces, or None when empty.
+
+    Raises:
+        ReviewError: too long, or characters other than letters, digits, '.', '-' and spaces.
+    """
+    if plate is None or not plate.strip():
+        return None
+    text = " ".join(plate.upper().split())
+    if len(text) > PLATE_LENGTH or not _PLATE.fullmatch(text):
+        raise ReviewError(
+            f"plate {plate!r} is not a plate number: use at most {PLATE_LENGTH} letters, digits, '.', '-' and spaces"
+        )
+    return text
+
+
+def decide(
+    db: Database,
+    public_id: str,
+    *,
+    reviewer: str,
+    decision: ReviewDecision | str,
+    expected_last_review_id: int | None,
+    reason: RejectReason | str | None = None,
+    note: str | None = None,
+    plate_text: str | None = None,
+    decided_at: datetime | None = None,
+) -> ReviewRecord:
+    """Append a decision to the review log and set the violation's status, in one transaction.
+
+    Args:
+        public_id: the violation.
+        reviewer: an enabled user's name.
+        decision: confirm, reject (with `reason`) or correct_plate (with `plate_text`).
+        expected_last_review_id: id of the latest log entry of this violation that the
+            reviewer saw (None: they saw it undecided). If another entry came since, nothing
+            is written and `AlreadyDecidedError` says who decided.
+        reason: a `RejectReason` (required for reject; `other` needs a `note`).
+        note: free text, kept with the entry.
+        plate_text: the corrected plate number, for confirm or correct_plate.
+        decided_at: UTC-aware time; now when None.
+
+    Raises:
+        ReviewError: unknown violation or user, a disabled user, or a bad reason / plate.
+        AlreadyDecidedError: the violation was decided by someone else meanwhile.
+    """
+    entry = _checked_entry(decision, reason, note, plate_text)
+    when = require_aware(decided_at or utc_now(), "decided_at").astimezone(UTC)
+    for attempt in range(_CHAIN_RETRIES):
+        try:
+            with db.session() as s:
+                return _append(s, public_id, reviewer, entry, when, expected_last_review_id)
+        except IntegrityError:
+            # Another decision took the same place in the chain (PostgreSQL); read the new end, retry.
+            if attempt == _CHAIN_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    decision: ReviewDecision
+    reason: str | None
+    note: str | None
+    plate_text: str | None
+
+
+def _checked_entry(decision: ReviewDecision | str, reason: str | None, note: str | None, plate: str | None) -> _Entry:
+    try:
+        decision = ReviewDecision(decision)
+    except ValueError:
+        raise ReviewError(f"decision must be one of {[d.value for d in ReviewDecision]}, got {decision!r}") from None
+    note = note.strip() if note and note.strip() else None
+    plate = normalise_plate(plate)
+    if decision is ReviewDecision.REJECT:
+        try:
+            reason = RejectReason(reason or "")
+        except ValueError:
+            raise ReviewError(f"a rejection needs a reason, one of {[r.value for r in RejectReason]}") from None
+        if reason is RejectReason.OTHER and note is None:
+            raise ReviewError("reason 'other' needs a note saying what is wrong")
+        return _Entry(decision, reason.value, note, None)
+    if reason:
+        raise ReviewError(f"a reason goes only with a rejection, not with {decision.value}")
+    if decision is ReviewDecision.CORRECT_PLATE and plate is None:
+        raise ReviewError("correct_plate needs the plate number")
+    return _Entry(decision, None, note, plate)
+
+
+def _append(
+    s: Session, public_id: str, reviewer: str, entry: _Entry, when: datetime, expected: int | None
+) -> ReviewRecord:
+    values: dict[str, object] = {}
+    if entry.decision is ReviewDecision.CONFIRM:
+        values["status"] = ViolationStatus.CONFIRMED
+    elif entry.decision is ReviewDecision.REJECT:
+        values["status"] = ViolationStatus.REJECTED
+    if entry.plate_text is not None:
+        values["plate_text"] = entry.plate_text
+    # The UPDATE comes first: it locks the violation row (PostgreSQL) or the database (SQLite),
+    # so the look at the latest entry below cannot be overtaken by another reviewer's decision.
+    stmt = update(ViolationRow).where(ViolationRow.public_id == public_id)
+    locked = s.execute(stmt.values(**values) if values else stmt.values(public_id=public_id))
+    if locked.rowcount != 1:  # type: ignore[attr-defined]
+        raise ReviewError(f"no violation {public_id!r}; `trafficcam review list` shows them")
+    user = s.scalars(select(UserRow).where(UserRow.name == reviewer)).one_or_none()
+    if user is None or user.disabled:
+        raise ReviewError(f"{reviewer!r} is not an enabled user; add one with `trafficcam users add`")
+    violation_id = s.scalars(select(ViolationRow.id).where(ViolationRow.public_id == public_id)).one()
+    latest = s.scalars(
+        select(ReviewRow).where(ReviewRow.violation_id == violation_id).order_by(ReviewRow.id.desc()).limit(1)
+    ).first()
+    if (latest.id if latest is not None else None) != expected:
+        if latest is None:
+            raise ReviewError(f"review #{expected} is not the latest entry of violation {public_id}; reload it")
+        raise AlreadyDecidedError(public_id, review_record(latest, public_id))
+    prev = s.scalars(select(ReviewRow.entry_hash).order_by(ReviewRow.id.desc()).limit(1)).first() or GENESIS_HASH
+    row = ReviewRow(
+        violation_id=violation_id,
+        reviewer=reviewer,
+        decision=entry.decision,
+        reason=entry.reason,
+        note=entry.note,
+        plate_text=entry.plate_text,
+        decided_at=when,
+        prev_hash=prev,
+    )
+    row.entry_hash = entry_hash(row, public_id)
+    s.add(row)
+    s.flush()
+    return review_record(row, public_id)
+
+
+def entry_hash(row: ReviewRow, public_id: str) -> str:
+    """SHA-256 over a review entry's content (canonical JSON) and its `prev_hash`."""
+    content = {
+        "violation_id": row.violation_id,
+        "violation": public_id,
+        "reviewer": row.reviewer,
+        "decision": ReviewDecision(row.decision).value,
+        "reason": row.reason,
+        "note": row.note,
+        "plate_text": row.plate_text,
+        "decided_at": row.decided_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "prev_hash": row.prev_hash,
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def reviews_of(db: Database, public_id: str) -> list[ReviewRecord]:
+    """The review log entries of one violation, oldest first."""
+    query = (
+        select(ReviewRow)
+        .join(ViolationRow, ViolationRow.id == ReviewRow.violation_id)
+        .where(ViolationRow.public_id == public_id)
+        .order_by(ReviewRow.id)
+    )
+    with db.session() as s:
+        return [review_record(r, public_id) for r in s.scalars(query)]
+
+
+def review_log(db: Database, *, before_id: int | None = None, limit: int = 100) -> list[ReviewRecord]:
+    """The latest `limit` entries of the whole log (older than `before_id`), newest first."""
+    query = select(ReviewRow, ViolationRow.public_id).join(ViolationRow, ViolationRow.id == ReviewRow.violation_id)
+    if before_id is not None:
+        query = query.where(ReviewRow.id < before_id)
+    with db.session() as s:
+        rows = s.execute(query.order_by(ReviewRow.id.desc()).limit(limit)).tuples()
+        return [review_record(r, pid) for r, pid in rows]
+
+
+def review_record(row: ReviewRow, public_id: str) -> ReviewRecord:
+    """The plain record of a review row (for the other review modules of this package)."""
+    return ReviewRecord(
+        id=row.id,
+        violation_id=row.violation_id,
+        public_id=public_id,
+        reviewer=row.reviewer,
+        decision=ReviewDecision(row.decision),
+        reason=row.reason,
+        note=row.note,
+        plate_text=row.plate_text,
+        decided_at=row.decided_at,
+        prev_hash=row.prev_hash,
+        entry_hash=row.entry_hash,
+    )

@@ -1,0 +1,109 @@
+"""`trafficcam train-detector` and `trafficcam eval-detector`: thin commands over detector/training.py
+and detector/evaluate.py. `register(app)` adds them to the main Typer app.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def _fail(exc: BaseException, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    return typer.Exit(code)
+
+
+def train_detector_command(
+    data: Annotated[
+        Path,
+        typer.Option("--data", help="Dataset YAML (train, val, names), or a YOLO dataset folder to split (seeded)."),
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="models/NAME: weights file and manifest name.")],
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs.")] = 12,
+    imgsz: Annotated[int, typer.Option("--imgsz", min=32, help="Training and inference size.")] = 320,
+    start: Annotated[
+        str, typer.Option("--from", help="Start weights: manifest name, .pt, int8 YOLOv8n .onnx, or model .yaml.")
+    ] = "coco-n",
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the split and training.")] = 0,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size.")] = 16,
+    val_fraction: Annotated[
+        float, typer.Option("--val-fraction", min=0.001, max=0.5, help="Held-out share when --data is a folder.")
+    ] = 0.05,
+    run_dir: Annotated[Path, typer.Option("--run-dir", help="Where training runs go.")] = Path("runs/train-detector"),
+    score: Annotated[
+        list[Path] | None, typer.Option("--score", help="Labelled image folder to score the result on (repeatable).")
+    ] = None,
+) -> None:
+    """Fine-tune a YOLO detector, export it to ONNX (int8 where it keeps accuracy), add it to the manifest."""
+    from detector.evaluate import EvaluationError
+    from detector.training import TrainingError, train_detector
+    from detector.weights import WeightsError
+
+    command = "trafficcam " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
+    try:
+        result = train_detector(
+            data, output, epochs=epochs, imgsz=imgsz, start=start, seed=seed, batch=batch,
+            val_fraction=val_fraction, run_dir=run_dir, score_sets=tuple(score or ()), command=command,
+        )
+    except (TrainingError, EvaluationError, WeightsError) as exc:
+        raise _fail(exc, 2) from None
+    console.print(
+        f"wrote {result.weights} ({result.entry.bytes} bytes, {result.entry.format}); "
+        f"manifest entry {result.entry.name!r}",
+        highlight=False,
+    )
+    console.print_json(json.dumps(result.scores))
+
+
+def eval_detector_command(
+    images: Annotated[Path, typer.Option("--images", help="Labelled images: folder with images/ labels/ data.yaml.")],
+    weights: Annotated[str | None, typer.Option("--weights", help="Manifest name or path.")] = None,
+    imgsz: Annotated[int | None, typer.Option("--imgsz", min=32, help="Inference size (default: the model's).")] = None,
+    conf: Annotated[float, typer.Option("--conf", min=0.01, max=0.99, help="Detection confidence.")] = 0.25,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Detection recall and precision per class at IoU 0.5 on a YOLO-format labelled image set."""
+    from detector.evaluate import EvaluationError, evaluate_detector
+    from detector.weights import WeightsError, resolve
+
+    try:
+        w = resolve(weights)
+        size = imgsz or w.imgsz or 640
+        scores = evaluate_detector(w.path, images, imgsz=size, conf=conf, overrides=w.class_overrides)
+    except (EvaluationError, WeightsError) as exc:
+        raise _fail(exc, 2) from None
+    if as_json:
+        console.print_json(json.dumps({"weights_name": w.name, **scores.as_dict()}))
+        return
+    table = Table(title=f"{w.name} on {images} ({scores.images} images, {size} px, conf {conf}, IoU {scores.iou})")
+    for col in ("class", "truths", "predictions", "recall", "precision"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for name, s in sorted(scores.classes.items()):
+        table.add_row(
+            name, str(s.truths), str(s.predictions),
+            "-" if s.recall is None else f"{s.recall:.3f}",
+            "-" if s.precision is None else f"{s.precision:.3f}",
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `train-detector` and `eval-detector` to `app`."""
+    app.command("train-detector")(train_detector_command)
+    app.command("eval-detector")(eval_detector_command)
+
+
+if __name__ == "__main__":  # pragma: no cover - until the lead wires register() into pipeline/cli.py
+    _app = typer.Typer(no_args_is_help=True)
+    register(_app)
+    _app()
