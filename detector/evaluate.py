@@ -3,7 +3,8 @@
 Dataset class names and model class names both go through detector/labels.py, so `motobike`
 boxes are compared with `motorcycle` predictions. Classes trafficcam does not use keep their own
 name (`red_light`, `stop_line`, ...); a `signal` row counts any lit signal head whatever its
-colour, so COCO's colour-blind `traffic light` can be compared with a model that reads colours.
+colour, so COCO's colour-blind `traffic light` can be compared with a model that reads colours,
+and a `car+bus+truck` row pools those classes (the dataset labels trucks `car` and has no bus).
 Polygon label rows (class then x y pairs) count as their bounding box.
 """
 
@@ -20,7 +21,13 @@ from detector.labels import normalise
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 SIGNAL_ROW = "signal"
-_SIGNAL_NAMES = {"red_light", "green_light", "yellow_light", "traffic light", "traffic_light"}
+VEHICLE_ROW = "car+bus+truck"
+GROUPS: dict[str, frozenset[str]] = {
+    # any lit signal head whatever its colour: COCO's `traffic light` has none
+    SIGNAL_ROW: frozenset({"red_light", "green_light", "yellow_light", "traffic light"}),
+    # the Vietnamese dataset labels trucks (and has no bus class) as `car`
+    VEHICLE_ROW: frozenset({"car", "bus", "truck"}),
+}
 
 
 class EvaluationError(Exception):
@@ -153,8 +160,9 @@ def _rows(boxes: Iterable[LabelledBox]) -> dict[str, list[LabelledBox]]:
     out: dict[str, list[LabelledBox]] = {}
     for b in boxes:
         out.setdefault(b.cls, []).append(b)
-        if b.cls in _SIGNAL_NAMES:
-            out.setdefault(SIGNAL_ROW, []).append(b)
+        for row, members in GROUPS.items():
+            if b.cls in members:
+                out.setdefault(row, []).append(b)
     return out
 
 

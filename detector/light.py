@@ -1,15 +1,18 @@
 """Signal-head colour from the image: a per-crop reading plus per-signal hysteresis.
 
-`read_colour` judges one crop of a signal head. Lit lamps are bright *and* colourful, so
-pixels are weighted by chroma (max - min of B, G, R) among the bright ones; their hue votes
-for red, amber or green. At night a lamp saturates to a near-white core whose colour only
-shows in the halo around it, which chroma picks up and the core does not. Red and amber
-overlap in hue (a saturated red LED drifts to orange, some amber LEDs sit at hue ~12), so
-where the head is elongated the lamp's place in the housing breaks the tie: top / left is
-red, the middle amber, bottom / right green.
+`read_colour` judges one crop of a signal head. A lit lamp is bright *and* coloured, an unlit
+one dark or grey, so only bright, saturated pixels vote, each with its hue: red (wrapping
+round 0/180), amber (~12-38) or green (~38-100, LED greens are often cyan-ish at ~85). At
+night a lamp saturates to a near-white core whose colour only shows in the halo around it;
+the core has no saturation and does not vote, the halo does. Red and amber overlap around
+hue 4-12 (a saturated red LED drifts to orange, some amber LEDs sit at ~12), so two more cues
+split them: crimson (hue >= 150 or < 4) only ever comes from red lamps and counts extra, and
+in an elongated head (row or column of lamps, told by the box's aspect ratio) a lamp in the
+middle is amber while one at either end is not.
 
-`SignalReader` crops every configured head from each frame and filters the raw readings so
-one odd frame does not change the state, and remembers when the current colour began.
+`SignalReader` crops every configured head from each frame, filters the raw readings so one
+odd frame does not change the state, and remembers when the current colour began. Its state
+is a few fields per head, whatever the length of the stream.
 """
 
 from __future__ import annotations
@@ -37,14 +40,14 @@ _CRIMSON_BOOST = 6.0  # a little crimson in the halo outweighs much orange: ambe
 _MIN_SIDE = 24  # tiny crops are upscaled towards this...
 _MAX_SIDE = 96  # ...and big ones shrunk to it: beyond it pixels add time, not information
 _MIN_PEAK_V = 110  # nothing brighter than this: no lamp is lit
-_MIN_CONTRAST = 45  # the lit lamp must stand out from the crop's median brightness...
-_MIN_LAMP_CHROMA = 45  # a lit lamp has some strongly coloured pixels, an unlit one none
-_GLOW_CHROMA = 90  # ...or, in a crop of the lamp alone, glow in a strong colour
+_MIN_LAMP_CHROMA = 45  # a lit lamp has some strongly coloured pixels; grey housing and bridges don't
+_MIN_CONTRAST = 45  # the lit lamp outshines the crop's median brightness...
+_GLOW_CHROMA = 90  # ...or, in a crop of the lamp alone, glows in a strong colour
 _MIN_CHROMA = 28  # below this a pixel is grey/white: its hue means nothing
-_LIT_FRACTION = 0.35  # pixels at least this bright relative to the crop's peak may vote
+_LIT_FRACTION = 0.35  # pixels at least this bright relative to the crop's peak may vote...
 _VOTE_FRACTION = 0.7  # ...if their saturation is at least this share of the crop's top one
-_ELONGATED = 1.5  # aspect ratio from which the crop is taken as a 3-lamp head
-_POSITION_WEIGHT = 0.6  # how strongly lamp position can tip a hue split
+_ELONGATED = 1.5  # aspect ratio from which the crop is taken as a row / column of lamps
+_POSITION_WEIGHT = 0.6  # how far the lamp's place can tip a split between red and amber
 _MIN_SHARE = 0.5  # the winning colour must hold this share of the evidence
 
 
@@ -55,27 +58,40 @@ def read_colour(crop: np.ndarray) -> tuple[Colour, float]:
         crop: BGR (or BGRA) uint8 image of one signal head, all lamps inside.
 
     Returns:
-        The colour and a confidence in 0..1; ``Colour.UNKNOWN`` when no lamp is clearly lit.
+        The colour and a confidence in 0..1; ``(Colour.UNKNOWN, 0.0)`` when no lamp is
+        clearly lit.
     """
     bgr = _as_bgr(crop, "crop")
     if bgr.shape[0] < 2 or bgr.shape[1] < 2:
         return Colour.UNKNOWN, 0.0
-    bgr = _resize(bgr)
+    evidence = _lamp_evidence(_resize(bgr))
+    if evidence is None:
+        return Colour.UNKNOWN, 0.0
+    shares, strength = evidence
+    best = int(np.argmax(shares[:3]))
+    if shares[best] < _MIN_SHARE:
+        return Colour.UNKNOWN, 0.0
+    return _COLOURS[best], round(float(shares[best]) * (0.5 + 0.5 * strength), 3)
+
+
+def _lamp_evidence(bgr: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """Shares of red, amber, green and other light in a crop, and how strongly it glows (0..1).
+
+    None when nothing in the crop looks like a lit lamp.
+    """
     hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
     value = hsv[..., 2].astype(np.float32)
     chroma = bgr.max(axis=2).astype(np.float32) - bgr.min(axis=2)
-
     peak = float(np.percentile(value, 99))
     if peak < _MIN_PEAK_V:
-        return Colour.UNKNOWN, 0.0
+        return None
     lit = value >= _LIT_FRACTION * peak
     chroma_peak = float(np.percentile(chroma[lit], 99))
     contrast = peak - float(np.median(value))
-    # A lamp is lit when it outshines its housing, or (crop = just the lamp) glows strongly.
     if chroma_peak < _MIN_LAMP_CHROMA or (contrast < _MIN_CONTRAST and chroma_peak < _GLOW_CHROMA):
-        return Colour.UNKNOWN, 0.0
-    # Votes: bright, coloured pixels, as saturated as the crop's most saturated ones. Saturation
-    # (not chroma) keeps a pale sky behind a dull red lamp from outvoting it.
+        return None
+    # Votes: bright, coloured pixels about as saturated as the crop's most saturated ones.
+    # Saturation rather than chroma, so a pale sky behind a dull red lamp can't outvote it.
     sat = hsv[..., 1].astype(np.float32)
     coloured = lit & (chroma >= _MIN_CHROMA)
     votes = coloured & (sat >= _VOTE_FRACTION * float(np.percentile(sat[coloured], 99)))
@@ -84,21 +100,17 @@ def read_colour(crop: np.ndarray) -> tuple[Colour, float]:
     prior = _position_prior(votes, weight)
     if prior is not None:
         shares[:3] *= 1.0 - _POSITION_WEIGHT + _POSITION_WEIGHT * prior
-    shares /= shares.sum()
-    best = int(np.argmax(shares[:3]))
-    if shares[best] < _MIN_SHARE:
-        return Colour.UNKNOWN, round(float(shares[best]), 3)
-    strength = min(1.0, max(contrast, chroma_peak) / 128.0)
-    return _COLOURS[best], round(float(shares[best]) * (0.5 + 0.5 * strength), 3)
+    return shares / shares.sum(), min(1.0, max(contrast, chroma_peak) / 128.0)
 
 
 def _as_bgr(image: np.ndarray, what: str) -> np.ndarray:
+    """The BGR channels of an OpenCV image, or a ValueError that says what was wrong."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
         raise ValueError(f"{what} must be a uint8 numpy array (BGR, as OpenCV decodes), got {type(image).__name__}"
                          f" of dtype {getattr(image, 'dtype', None)}")
     if image.ndim != 3 or image.shape[2] not in (3, 4):
         raise ValueError(f"{what} must have shape (height, width, 3) in BGR order, got {image.shape}")
-    return image[..., :3]
+    return image if image.shape[2] == 3 else np.ascontiguousarray(image[..., :3])
 
 
 def _resize(bgr: np.ndarray) -> np.ndarray:
@@ -215,7 +227,7 @@ class SignalReader:
             track.candidate, track.candidate_count = None, 0
             if track.unknown_since is None:
                 track.unknown_since = now
-            if timestamp - track.unknown_since[0] >= self.unknown_after_s:
+            if timestamp - track.unknown_since[0] >= self.unknown_after_s - 1e-9:  # float timestamps
                 start = track.unknown_since
                 track.state = LightState(signal_id, Colour.UNKNOWN, 0.0, start[0], start[1])
         else:

@@ -25,7 +25,7 @@ from detector.weights import ManifestEntry, models_dir, resolve
 log = logging.getLogger(__name__)
 
 INT8_TOLERANCE = 0.02
-"""Largest drop in recall or precision (car, motorcycle) on the validation split that int8 may cost."""
+"""Largest drop in recall or precision (car, motorcycle) on the validation split that a smaller export may cost."""
 
 DATASET_LICENCE = (
     "Training data: 'red-light-violation-detect' v1 by huyhoang (Roboflow Universe), CC BY 4.0 - "
@@ -140,6 +140,13 @@ def keeps_accuracy(fp32: DetectionScores, int8: DetectionScores, tolerance: floa
     return all(b.get(k, 0.0) >= v - tolerance for k, v in a.items())
 
 
+FORMATS = {
+    "int8": "onnx (int8, dynamic quantisation)",
+    "fp16": "onnx (fp32 graph, weights stored as fp16)",
+    "fp32": "onnx (fp32)",
+}
+
+
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -186,6 +193,7 @@ def train_detector(
     score_sets: Sequence[Path] = (),
     command: str = "",
     close_mosaic: int = 2,
+    time_limit_h: float | None = None,
 ) -> TrainingResult:
     """Train, export, choose int8 or float, and write the manifest entry (named after `output`'s stem).
 
@@ -195,6 +203,9 @@ def train_detector(
         output: where the ONNX file goes, e.g. models/vn (".onnx" and the size are added:
             models/vn_yolov8n_320.onnx); the manifest entry is named after the stem given.
         score_sets: extra labelled image folders to score the exported weights on (recorded).
+        time_limit_h: stop after this many hours; ultralytics then re-plans the epoch count (and
+            learning-rate schedule) after each epoch, so `epochs` is only the first plan. The
+            manifest records the epochs actually trained.
     """
     from ultralytics import YOLO
 
@@ -208,26 +219,74 @@ def train_detector(
     start_pt = start_checkpoint(start, names, run_dir)
     model = YOLO(str(start_pt), task="detect")
     model.train(
-        data=str(data), epochs=epochs, imgsz=imgsz, batch=batch, workers=workers, seed=seed,
-        deterministic=True, device="cpu", project=str(run_dir), name="train", exist_ok=True,
-        plots=False, amp=False, close_mosaic=close_mosaic, cache="ram", patience=max(epochs, 1),
+        data=str(data),
+        epochs=epochs,
+        imgsz=imgsz,
+        batch=batch,
+        workers=workers,
+        seed=seed,
+        deterministic=True,
+        device="cpu",
+        project=str(run_dir),
+        name="train",
+        exist_ok=True,
+        plots=False,
+        amp=False,
+        close_mosaic=close_mosaic,
+        cache="ram",
+        patience=max(epochs, 1),
+        time=time_limit_h,
     )
     best = run_dir / "train" / "weights" / "best.pt"
     if not best.is_file():
         raise TrainingError(f"training wrote no {best}")
+    training = {
+        "data": data_arg,
+        "epochs": _epochs_trained(run_dir / "train" / "results.csv"),
+        "imgsz": imgsz,
+        "seed": seed,
+        "batch": batch,
+        "start": start,
+        "val_fraction": val_fraction,
+        "time_limit_h": time_limit_h,
+        "close_mosaic": close_mosaic,
+        "ultralytics": _ultralytics_version(),
+        "command": command,
+    }
+    return package_weights(best, output, names, Path(spec["val"]), imgsz, training, score_sets)
+
+
+def package_weights(
+    best: Path,
+    output: Path,
+    names: Mapping[int, str],
+    val_images: Path,
+    imgsz: int,
+    training: dict[str, object],
+    score_sets: Sequence[Path] = (),
+) -> TrainingResult:
+    """Export a trained checkpoint to ONNX, pick the smallest variant that keeps accuracy, record it.
+
+    Variants, smallest first: int8 (dynamic quantisation), fp16-stored weights, fp32. Each is scored
+    on `val_images`; the first whose car and motorcycle recall and precision stay within
+    `INT8_TOLERANCE` of fp32 is copied to `output` and written to the manifest beside it.
+    """
+    from ultralytics import YOLO
+
     fp32 = Path(YOLO(str(best)).export(format="onnx", imgsz=imgsz, simplify=False, dynamic=False, opset=17))
-    int8 = quantise_int8(fp32, fp32.with_name(fp32.stem + "_int8.onnx"))
-    val_images = Path(spec["val"])
-    s_fp32 = evaluate_detector(str(fp32), val_images, imgsz=imgsz, names=names)
-    s_int8 = evaluate_detector(str(int8), val_images, imgsz=imgsz, names=names)
-    use_int8 = keeps_accuracy(s_fp32, s_int8)
-    chosen = int8 if use_int8 else fp32
+    variants = {
+        "int8": quantise_int8(fp32, fp32.with_name(fp32.stem + "_int8.onnx")),
+        "fp16": half_weights(fp32, fp32.with_name(fp32.stem + "_fp16w.onnx")),
+        "fp32": fp32,
+    }
+    measured = {k: evaluate_detector(str(v), val_images, imgsz=imgsz, names=names) for k, v in variants.items()}
+    kept = next(k for k in variants if k == "fp32" or keeps_accuracy(measured["fp32"], measured[k]))
     name = output.stem
     dest = output.with_name(f"{name}_yolov8n_{imgsz}.onnx")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(chosen, dest)
+    shutil.copyfile(variants[kept], dest)
     scores: dict[str, object] = {
-        "validation_split": {"fp32": _rounded(s_fp32), "int8": _rounded(s_int8), "kept": "int8" if use_int8 else "fp32"}
+        "validation_split": {"kept": kept, **{k: _rounded(v) for k, v in measured.items()}},
     }
     for images in score_sets:
         scores[Path(images).name] = _rounded(evaluate_detector(str(dest), Path(images), imgsz=imgsz))
@@ -237,27 +296,64 @@ def train_detector(
         sha256=sha256(dest),
         bytes=dest.stat().st_size,
         imgsz=imgsz,
-        format="onnx (int8, dynamic quantisation)" if use_int8 else "onnx (fp32)",
-        source=f"Trained by trafficcam (detector/training.py) from {start}; see MODELS.md.",
+        format=FORMATS[kept],
+        source=f"Trained by trafficcam (detector/training.py) from {training.get('start')}; see MODELS.md.",
         licence=DATASET_LICENCE,
         classes=class_map(names),
         notes="Vietnamese CCTV fine-tune: car and motobike (rider + motorbike); signal classes dropped.",
-        training={
-            "data": data_arg, "epochs": epochs, "imgsz": imgsz, "seed": seed, "batch": batch,
-            "start": start, "val_fraction": val_fraction, "command": command,
-        },
+        training=training,
         scores=scores,
     )
     write_manifest_entry(entry, dest.parent / "manifest.yaml")
-    return TrainingResult(dest, entry, run_dir, scores)
+    return TrainingResult(dest, entry, best.parent.parent.parent, scores)
+
+
+def half_weights(onnx_path: Path, out: Path) -> Path:
+    """Store float weights as fp16 with a Cast back to fp32 in the graph: half the file, fp32 arithmetic."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(onnx_path))
+    graph = model.graph
+    inits, casts = [], []
+    for init in graph.initializer:
+        arr = numpy_helper.to_array(init)
+        if arr.dtype == np.float32 and arr.size > 16:
+            half = numpy_helper.from_array(arr.astype(np.float16), init.name + "_fp16")
+            inits.append(half)
+            casts.append(helper.make_node("Cast", [half.name], [init.name], to=TensorProto.FLOAT))
+        else:
+            inits.append(init)
+    nodes = list(graph.node)
+    del graph.initializer[:]
+    del graph.node[:]
+    graph.initializer.extend(inits)
+    graph.node.extend(casts + nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out))
+    return out
 
 
 def _rounded(scores: DetectionScores) -> dict[str, object]:
     return {
         cls: {"recall": _r(s.recall), "precision": _r(s.precision), "truths": s.truths}
         for cls, s in sorted(scores.classes.items())
+        if s.truths
     } | {"images": scores.images, "conf": scores.settings.get("conf"), "iou": scores.iou}
 
 
 def _r(v: float | None) -> float | None:
     return None if v is None else round(v, 3)
+
+
+def _epochs_trained(results_csv: Path) -> int:
+    if not results_csv.is_file():
+        return 0
+    return max(0, len(results_csv.read_text(encoding="utf-8").strip().splitlines()) - 1)
+
+
+def _ultralytics_version() -> str:
+    import ultralytics
+
+    return ultralytics.__version__

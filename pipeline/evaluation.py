@@ -379,6 +379,13 @@ def format_table(results: Iterable[ClipResult]) -> str:
             nums = [str(score.tp), str(score.fp), str(score.fn), f"{score.precision:.2f}", f"{score.recall:.2f}"]
             rows.append([res.clip, score.rule, *nums])
         signal_rows += [[res.clip, sid, f"{share:.3f}"] for sid, share in res.signals.items()]
+    if len(results) > 1:  # totals over every clip, per rule and overall
+        names = sorted({name for res in results for name in res.matches.rules})
+        for name in [*names, "all"]:
+            parts = [res.matches.total if name == "all" else res.matches.rules.get(name) for res in results]
+            score = _pool(name, [p for p in parts if p is not None])
+            nums = [str(score.tp), str(score.fp), str(score.fn), f"{score.precision:.2f}", f"{score.recall:.2f}"]
+            rows.append(["TOTAL", name, *nums])
     lines = _columns(["clip", "rule", "tp", "fp", "fn", "precision", "recall"], rows, left=2)
     if signal_rows:
         lines += ["", *_columns(["clip", "signal", "agreement"], signal_rows, left=2)]

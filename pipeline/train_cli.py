@@ -40,6 +40,10 @@ def train_detector_command(
         float, typer.Option("--val-fraction", min=0.001, max=0.5, help="Held-out share when --data is a folder.")
     ] = 0.05,
     run_dir: Annotated[Path, typer.Option("--run-dir", help="Where training runs go.")] = Path("runs/train-detector"),
+    time_limit: Annotated[
+        float | None,
+        typer.Option("--time-limit", min=0.01, help="Hours; stop then (ultralytics re-plans epochs to fit)."),
+    ] = None,
     score: Annotated[
         list[Path] | None, typer.Option("--score", help="Labelled image folder to score the result on (repeatable).")
     ] = None,
@@ -52,8 +56,18 @@ def train_detector_command(
     command = "trafficcam " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
     try:
         result = train_detector(
-            data, output, epochs=epochs, imgsz=imgsz, start=start, seed=seed, batch=batch,
-            val_fraction=val_fraction, run_dir=run_dir, score_sets=tuple(score or ()), command=command,
+            data,
+            output,
+            epochs=epochs,
+            imgsz=imgsz,
+            start=start,
+            seed=seed,
+            batch=batch,
+            val_fraction=val_fraction,
+            run_dir=run_dir,
+            score_sets=tuple(score or ()),
+            command=command,
+            time_limit_h=time_limit,
         )
     except (TrainingError, EvaluationError, WeightsError) as exc:
         raise _fail(exc, 2) from None
@@ -88,13 +102,21 @@ def eval_detector_command(
     table = Table(title=f"{w.name} on {images} ({scores.images} images, {size} px, conf {conf}, IoU {scores.iou})")
     for col in ("class", "truths", "predictions", "recall", "precision"):
         table.add_column(col, justify="left" if col == "class" else "right")
+    unlabelled = []
     for name, s in sorted(scores.classes.items()):
+        if not s.truths:
+            unlabelled.append(f"{name} {s.predictions}")
+            continue
         table.add_row(
-            name, str(s.truths), str(s.predictions),
+            name,
+            str(s.truths),
+            str(s.predictions),
             "-" if s.recall is None else f"{s.recall:.3f}",
             "-" if s.precision is None else f"{s.precision:.3f}",
         )
     console.print(table)
+    if unlabelled:
+        console.print("predictions of classes the labels do not have: " + ", ".join(unlabelled), highlight=False)
 
 
 def register(app: typer.Typer) -> None:

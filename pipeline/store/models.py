@@ -249,3 +249,25 @@ class UserRow(Base):
     role: Mapped[UserRole] = mapped_column(str_enum(UserRole, "user_role"), default=UserRole.REVIEWER)
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[CreatedAt]
+
+
+class CoverageRow(Base):
+    """One period in which a watched camera was, or was not, enforcing (coverage ledger).
+
+    `ended_at` is None while the period is open; `last_seen_at` is refreshed while it lasts, so a
+    daemon that died leaves a period that ends at its last sign of life. `reason` is "enforcing"
+    or why not (see `pipeline.store.coverage.CoverageReason`).
+    """
+
+    __tablename__ = "coverage"
+    __table_args__ = (Index(None, "camera_id", "started_at"), Index(None, "ended_at"))
+
+    id: Mapped[IntPK]
+    camera_id: Mapped[Ident] = mapped_column(ForeignKey("cameras.id"))
+    started_at: Mapped[UTCTime]
+    ended_at: Mapped[UTCTime | None]
+    last_seen_at: Mapped[UTCTime]
+    enforcing: Mapped[bool]
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+    instance: Mapped[str] = mapped_column(String(200))

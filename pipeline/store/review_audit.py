@@ -77,6 +77,7 @@ def _check_chain(db: Database, report: AuditReport) -> dict[int, tuple[Violation
                 .limit(_BATCH)
             )
             rows = [(r, pid) for r, pid in s.execute(query).tuples()]
+            s.expunge_all()  # keep the rows readable after the session ends
         if not rows:
             return implied
         for row, public_id in rows:
@@ -166,6 +167,7 @@ def _check_evidence(db: Database, report: AuditReport, progress: Callable[[int],
                 .limit(_BATCH)
             )
             rows = list(s.execute(query).tuples())
+            s.expunge_all()
         if not rows:
             return
         for ev, public_id, removed_at in rows:
@@ -191,7 +193,8 @@ def check_evidence_file(root: Path, relative: str, sha256: str, size: int) -> st
         return "file missing"
     actual = sha256_file(path)
     if actual != sha256:
-        return f"file altered: SHA-256 is {_short(actual)}, recorded {_short(sha256)} (size {path.stat().st_size} bytes, recorded {size})"
+        now = path.stat().st_size
+        return f"file altered: SHA-256 is {_short(actual)}, recorded {_short(sha256)} ({now} bytes, recorded {size})"
     return None
 
 

@@ -281,9 +281,13 @@ def test_format_table() -> None:
     assert lines[2].split() == ["clip_a", "wrong_way", "0", "0", "1", "1.00", "0.00"]
     assert lines[3].split() == ["clip_a", "all", "1", "1", "1", "0.50", "0.50"]
     assert lines[4].split() == ["clip_b", "all", "0", "0", "0", "1.00", "1.00"]
-    assert lines[5:] == ["", lines[6], lines[7]]  # clip_b has no signals
-    assert lines[6].split() == ["clip", "signal", "agreement"]
-    assert lines[7].split() == ["clip_a", "main", "0.967"]
+    # totals over both clips, per rule and overall
+    assert lines[5].split() == ["TOTAL", "red_light", "1", "1", "0", "0.50", "1.00"]
+    assert lines[6].split() == ["TOTAL", "wrong_way", "0", "0", "1", "1.00", "0.00"]
+    assert lines[7].split() == ["TOTAL", "all", "1", "1", "1", "0.50", "0.50"]
+    assert lines[8:] == ["", lines[9], lines[10]]  # clip_b has no signals
+    assert lines[9].split() == ["clip", "signal", "agreement"]
+    assert lines[10].split() == ["clip_a", "main", "0.967"]
 
 
 def _truth_files() -> list[Path]:

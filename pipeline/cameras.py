@@ -1,0 +1,185 @@
+"""`cameras.yaml`: the cameras a `trafficcam watch` daemon reads, validated at the edge.
+
+Same rules as scene files: pydantic with `extra="forbid"`, every error of the file at once,
+each with its YAML line and key. Scene paths are relative to `cameras.yaml`; every scene a
+camera names is loaded and validated too, and its errors are reported under that camera's
+`scene` line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.errors import SceneError
+from pipeline.scene import Ident, Scene, _format, _line_index, _line_of, _pydantic_message, load_scene, scene_hash
+from pipeline.streams import describe_source, is_file_source
+
+DEFAULT_MIN_FPS = 2.0
+"""Analysis rate below which a camera is not enforcing: a vehicle crosses a stop line in well
+under a second, and the red-light rule needs it seen on both sides."""
+
+
+class CamerasError(SceneError):
+    """A cameras file that cannot be used; `errors` lists every problem found (exit 2)."""
+
+
+class CameraConfig(BaseModel):
+    """One camera of `cameras.yaml`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Ident
+    source: str | Annotated[int, Field(ge=0)]
+    scene: str
+    analysis_fps: Annotated[float, Field(gt=0)] | None = None
+    min_fps: Annotated[float, Field(ge=0)] = DEFAULT_MIN_FPS
+    loop: bool = False
+    enabled: bool = True
+    keep_days: Annotated[float, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _loop_only_for_files(self) -> CameraConfig:
+        if self.loop and not is_file_source(self.source):
+            raise ValueError(f"loop: true is only for file sources (for testing), not {describe_source(self.source)}")
+        if isinstance(self.source, str) and not self.source.strip():
+            raise ValueError("source must not be empty: give a URL, a file path or a device index")
+        return self
+
+
+class CamerasFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cameras: Annotated[list[CameraConfig], Field(min_length=1)]
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A validated camera with its loaded scene; `fingerprint` changes when anything that
+    matters to its worker changes (a reload restarts only those cameras)."""
+
+    config: CameraConfig
+    scene: Scene
+    scene_path: Path
+    base_dir: Path
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def fingerprint(self) -> str:
+        return self.config.model_dump_json() + "|" + scene_hash(self.scene)
+
+
+@dataclass(frozen=True)
+class CamerasConfig:
+    path: Path
+    cameras: list[Camera]
+    notes: list[str]
+    """Things worth saying that are not errors (a scene's camera id replaced by the camera's)."""
+
+    @property
+    def enabled(self) -> list[Camera]:
+        return [c for c in self.cameras if c.config.enabled]
+
+
+def load_cameras(path: str | Path) -> CamerasConfig:
+    """Read and validate `cameras.yaml` and every scene file it names.
+
+    Raises:
+        CamerasError: listing every problem, each with its line.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CamerasError(str(p), ["file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CamerasError(str(p), [f"cannot read file: {exc}"]) from None
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "line ?"
+        raise CamerasError(str(p), [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    lines = _line_index(node) if node is not None else {}
+    return parse_cameras(data, p, lines)
+
+
+def parse_cameras(data: Any, path: Path, lines: dict[tuple[Any, ...], int] | None = None) -> CamerasConfig:
+    """Validate already-parsed YAML data of the cameras file at `path`."""
+    lines = lines or {}
+    if not isinstance(data, dict):
+        raise CamerasError(str(path), [f"line 1: (top level): expected a mapping with 'cameras:', got {type(data).__name__}"])
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    parsed: CamerasFile | None = None
+    try:
+        parsed = CamerasFile.model_validate(data)
+    except ValidationError as exc:
+        problems += [(tuple(e["loc"]), _message(e)) for e in exc.errors()]
+    problems += _duplicate_ids(data)
+    cameras: list[Camera] = []
+    notes: list[str] = []
+    if parsed is not None:
+        for i, cfg in enumerate(parsed.cameras):
+            camera = _load_camera_scene(cfg, path.parent, ("cameras", i, "scene"), problems, notes)
+            if camera is not None:
+                cameras.append(camera)
+    if problems or parsed is None:
+        located = sorted(((_line_of(loc, lines), loc, msg) for loc, msg in problems), key=lambda t: t[0])
+        raise CamerasError(str(path), [_format(loc, msg, line) for line, loc, msg in located])
+    return CamerasConfig(path, cameras, notes)
+
+
+def _message(err: Any) -> str:
+    loc = err["loc"]
+    # pydantic reports a bad `source` once per union member: say what a source may be instead
+    if "source" in loc and loc.index("source") < len(loc) - 1:
+        return f"expected a URL (rtsp://, http://, https://), a file path or a device index >= 0, got {err['input']!r}"
+    return _pydantic_message(err)
+
+
+def _duplicate_ids(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    items = data.get("cameras")
+    if not isinstance(items, list):
+        return []
+    seen: set[Any] = set()
+    errors = []
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and "id" in item:
+            if item["id"] in seen:
+                errors.append((("cameras", i, "id"), f"duplicate camera id {item['id']!r}: ids must be unique"))
+            seen.add(item["id"])
+    return errors
+
+
+def _load_camera_scene(
+    cfg: CameraConfig, base: Path, loc: tuple[Any, ...], problems: list[tuple[tuple[Any, ...], str]], notes: list[str]
+) -> Camera | None:
+    scene_path = Path(cfg.scene)
+    if not scene_path.is_absolute():
+        scene_path = base / scene_path
+    try:
+        scene = load_scene(scene_path)
+    except SceneError as exc:
+        detail = "; ".join(exc.errors)
+        problems.append((loc, f"scene file {scene_path}: {detail}"))
+        return None
+    if scene.camera != cfg.id:
+        notes.append(f"camera {cfg.id}: scene {scene_path.name} says camera {scene.camera!r}; records use {cfg.id!r}")
+        scene = scene.model_copy(update={"camera": cfg.id})
+    if cfg.source and is_file_source(cfg.source) and not _file_exists(cfg.source, base):
+        problems.append((loc[:-1] + ("source",), f"no such file {cfg.source!r} (relative paths start at {base})"))
+        return None
+    return Camera(cfg, scene, scene_path, base)
+
+
+def _file_exists(source: str | int, base: Path) -> bool:
+    p = Path(str(source))
+    return (p if p.is_absolute() else base / p).is_file()

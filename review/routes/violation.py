@@ -1,0 +1,120 @@
+"""One violation: its evidence and data, and the decision form; after a decision, the next one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import Response
+
+from pipeline.store.records import ReviewDecision, ViolationStatus
+from pipeline.store.review_audit import check_evidence_file
+from pipeline.store.review_queries import ViolationDetail, next_in_queue, violation_detail
+from pipeline.store.review_repo import AlreadyDecidedError, ReviewError, decide
+from review.auth import CurrentUser, database
+from review.csrf import require_csrf
+from review.web import REJECT_LABELS, Filters, flash, redirect, render
+
+router = APIRouter()
+IMAGE_KINDS = ("before", "during", "after")
+
+
+@router.get("/violations/{public_id}")
+def violation_page(request: Request, public_id: str, user: CurrentUser) -> Response:
+    """The evidence, the data and the decision form of one violation."""
+    db = database(request)
+    detail = _detail_or_404(request, public_id)
+    filters = Filters.parse(request.query_params)
+    root = db.data_dir.resolve()
+    integrity = {
+        kind: check_evidence_file(root, e.path, e.sha256, e.bytes) for kind, e in detail.evidence.items()
+    } if detail.evidence_removed_at is None else {}  # fmt: skip
+    last = detail.last_review
+    return render(
+        request, "violation.html", v=detail, item=detail.item, filters=filters, integrity=integrity,
+        images=[(k, detail.evidence.get(k)) for k in IMAGE_KINDS], reasons=list(REJECT_LABELS.items()),
+        expected=last.id if last else "", decided=detail.item.status is not ViolationStatus.PENDING,
+    )  # fmt: skip
+
+
+@router.post("/violations/{public_id}/decision", dependencies=[Depends(require_csrf)])
+def decision(
+    request: Request,
+    public_id: str,
+    user: CurrentUser,
+    decision: Annotated[str, Form()],
+    expected: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+    plate: Annotated[str, Form(max_length=100)] = "",
+    back: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Append the decision to the review log, then open the next pending violation.
+
+    `expected` is the id of the latest log entry the page showed (empty: undecided); if someone
+    decided since, nothing is written and the page reloads saying who.
+    """
+    filters = _filters_from(back)
+    here = f"/violations/{public_id}{filters.qs()}"
+    if expected and not expected.isdigit():
+        raise HTTPException(400, "the form's 'expected' field must be a review id")
+    rejecting = decision == "reject"  # one form holds both: a reason goes with reject, a plate without
+    try:
+        entry = decide(
+            database(request), public_id, reviewer=user.name, decision=decision,
+            reason=(reason or None) if rejecting else None, note=note, plate_text=None if rejecting else plate,
+            expected_last_review_id=int(expected) if expected else None,
+        )  # fmt: skip
+    except AlreadyDecidedError as exc:
+        latest = exc.latest
+        what = latest.decision.value + (f": {REJECT_LABELS.get(latest.reason or '', latest.reason)}" if latest.reason else "")
+        flash(request, "error", f"Already decided by {latest.reviewer} ({what}) while you were looking. "
+                                "The page has been reloaded with their decision; revise it only if it is wrong.")
+        return redirect(here)
+    except ReviewError as exc:
+        if "no violation" in str(exc):
+            raise HTTPException(404, str(exc)) from None
+        flash(request, "error", f"Not saved: {exc}.")
+        return redirect(here)
+    message = _done_message(entry.decision, entry.reason, public_id, entry.plate_text)
+    flash(request, "ok", message, link=(f"/violations/{public_id}{filters.qs()}", "open it again"))
+    return _to_next(request, filters, public_id)
+
+
+@router.get("/violations/{public_id}/next")
+def skip(request: Request, public_id: str, user: CurrentUser) -> Response:
+    """Leave this one for later and open the next pending violation."""
+    return _to_next(request, Filters.parse(request.query_params), public_id)
+
+
+def _to_next(request: Request, filters: Filters, public_id: str) -> Response:
+    pending = filters.query(status="pending")
+    nxt = next_in_queue(database(request), pending, public_id)
+    if nxt is None:
+        flash(request, "info", "No pending violations left with these filters.")
+        return redirect(f"/queue{filters.qs()}")
+    return redirect(f"/violations/{nxt}{filters.qs()}")
+
+
+def _detail_or_404(request: Request, public_id: str) -> ViolationDetail:
+    detail = violation_detail(database(request), public_id) if len(public_id) <= 64 else None
+    if detail is None:
+        raise HTTPException(404, f"There is no violation {public_id[:64]!r}.")
+    return detail
+
+
+def _filters_from(back: str) -> Filters:
+    from urllib.parse import parse_qs
+
+    params = {k: v[0] for k, v in parse_qs(back.lstrip("?")).items()}
+    return Filters.parse(params)
+
+
+def _done_message(decision: ReviewDecision, reason: str | None, public_id: str, plate: str | None) -> str:
+    short = public_id[:8]
+    if decision is ReviewDecision.CONFIRM:
+        return f"Confirmed {short}" + (f" (plate {plate})." if plate else ".")
+    if decision is ReviewDecision.REJECT:
+        return f"Rejected {short}: {REJECT_LABELS.get(reason or '', reason)}."
+    return f"Plate of {short} corrected to {plate}."
+

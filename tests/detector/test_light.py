@@ -1,0 +1,272 @@
+"""Signal-head colour: raw readings on synthetic and real crops, and the hysteresis filter."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from detector.light import SignalReader, read_colour
+from detector.types import Colour
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+HANOI = SHARED / "clips" / "hanoi_ltk_hangbai"
+VN_LABELS = SHARED / "images" / "vn_cctv_labels"
+FPS = 10.0
+
+# BGR of a lit lamp of each colour: a red LED, an amber one, a bluish-green one
+LAMP_BGR = {Colour.RED: (40, 30, 235), Colour.YELLOW: (0, 160, 255), Colour.GREEN: (170, 235, 0)}
+LAMP_ORDER = (Colour.RED, Colour.YELLOW, Colour.GREEN)
+
+
+def make_head(lit: Colour | None, *, size: tuple[int, int] = (40, 100), night: bool = False,
+              vertical: bool = True) -> np.ndarray:
+    """A 3-lamp signal head (red, amber, green from top / left); `lit` None = all lamps off."""
+    big = np.full((300, 120, 3), 35, np.uint8)  # dark housing, drawn large then shrunk
+    for i, colour in enumerate(LAMP_ORDER):
+        centre = (60, 50 + 100 * i)
+        if colour != lit:
+            cv2.circle(big, centre, 38, (55, 55, 55), -1)
+        elif night:  # sensor saturates: near-white core, colour only in the halo
+            cv2.circle(big, centre, 46, LAMP_BGR[colour], -1)
+            cv2.circle(big, centre, 30, (250, 250, 250), -1)
+        else:
+            cv2.circle(big, centre, 38, LAMP_BGR[colour], -1)
+    if not vertical:
+        big = np.ascontiguousarray(np.rot90(big, k=-1)[:, ::-1])  # red left, green right
+    width, height = size if vertical else size[::-1]
+    return cv2.resize(big, (width, height), interpolation=cv2.INTER_AREA)
+
+
+BOX = (60, 20, 80, 70)  # where make_frame puts a 20x50 head
+
+
+def make_frame(lit: Colour | None) -> np.ndarray:
+    frame = np.full((120, 160, 3), 90, np.uint8)
+    x1, y1, x2, y2 = BOX
+    frame[y1:y2, x1:x2] = make_head(lit, size=(x2 - x1, y2 - y1))
+    return frame
+
+
+def run(reader: SignalReader, sequence: list[Colour | None], start: int = 0):
+    """Feed one synthetic frame per entry; return the state of signal "main" after each."""
+    states = []
+    for i, lit in enumerate(sequence, start=start):
+        states.append(reader.update(make_frame(lit), i, i / FPS)["main"])
+    return states
+
+
+R, Y, G, OFF = Colour.RED, Colour.YELLOW, Colour.GREEN, None
+
+
+# ---- raw readings on synthetic heads ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("lit", LAMP_ORDER)
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},  # daylight, 40x100 px
+        {"night": True},  # white core, coloured halo
+        {"size": (10, 23)},  # as small as the Hanoi far repeater
+        {"size": (10, 23), "night": True},
+        {"vertical": False},  # horizontal head
+    ],
+)
+def test_read_colour_synthetic_heads(lit, kwargs):
+    colour, confidence = read_colour(make_head(lit, **kwargs))
+    assert colour == lit
+    assert 0.5 <= confidence <= 1.0
+
+
+@pytest.mark.parametrize("crop", [make_head(None), np.full((50, 20, 3), 35, np.uint8), np.zeros((0, 5, 3), np.uint8)])
+def test_read_colour_unknown_when_nothing_lit(crop):
+    assert read_colour(crop) == (Colour.UNKNOWN, 0.0)
+
+
+def test_read_colour_rejects_non_bgr_input():
+    with pytest.raises(ValueError, match="uint8"):
+        read_colour(np.zeros((10, 10, 3), np.float32))
+    with pytest.raises(ValueError, match="BGR"):
+        read_colour(np.zeros((10, 10), np.uint8))
+
+
+# ---- hysteresis ------------------------------------------------------------------------------
+
+
+def test_first_reading_is_taken_as_the_state():
+    states = run(SignalReader([("main", BOX)]), [G])
+    assert (states[0].colour, states[0].since_frame, states[0].since) == (G, 0, 0.0)
+
+
+def test_one_flickering_frame_does_not_change_the_state():
+    states = run(SignalReader([("main", BOX)]), [R, R, R, G, R, R, Y, R])
+    assert [s.colour for s in states] == [R] * 8
+    assert {s.since_frame for s in states} == {0}
+
+
+def test_new_colour_since_is_its_first_frame_not_the_confirming_one():
+    states = run(SignalReader([("main", BOX)], min_frames=3), [R, R, G, G, G, G], start=100)
+    assert [s.colour for s in states] == [R, R, R, R, G, G]
+    assert states[4].since_frame == 102  # green first read at 102, confirmed at 104
+    assert states[4].since == pytest.approx(10.2)
+
+
+def test_short_unknown_keeps_the_state():
+    # 1.5 s of dark lamps at 10 fps, shorter than unknown_after_s=2
+    states = run(SignalReader([("main", BOX)], unknown_after_s=2.0), [R] * 3 + [OFF] * 15 + [R] * 2)
+    assert [s.colour for s in states] == [R] * 20
+    assert states[-1].since_frame == 0
+
+
+def test_long_unknown_becomes_unknown_then_recovers():
+    reader = SignalReader([("main", BOX)], unknown_after_s=1.0)
+    states = run(reader, [R] * 3 + [OFF] * 12 + [G] * 3)
+    colours = [s.colour for s in states]
+    assert colours[:13] == [R] * 13  # off from frame 3; still red until 1 s of unknown has passed
+    assert colours[13:16] == [Colour.UNKNOWN] * 3
+    assert (states[13].since_frame, states[13].since) == (3, pytest.approx(0.3))
+    assert colours[16:] == [G, G]  # green again after min_frames=2 readings, dated from frame 15
+    assert states[-1].since_frame == 15
+
+
+def test_unknown_between_readings_breaks_the_streak():
+    states = run(SignalReader([("main", BOX)], min_frames=2), [R, G, OFF, G, G])
+    assert [s.colour for s in states] == [R, R, R, R, G]
+    assert states[-1].since_frame == 3
+
+
+def test_box_partly_or_wholly_outside_the_frame():
+    frame = make_frame(R)
+    signals = [("left", (-30, 10, 15, 60)), ("corner", (150, 110, 190, 170)), ("outside", (300, 300, 320, 350)),
+               ("main", BOX)]
+    states = SignalReader(signals).update(frame, 0, 0.0)
+    assert states["outside"].colour == Colour.UNKNOWN
+    assert states["main"].colour == R
+    # a head cut by the frame edge is still read from what is visible
+    clipped = np.full((120, 160, 3), 90, np.uint8)
+    clipped[20:70, 0:12] = make_head(G, size=(20, 50))[:, 8:]
+    assert SignalReader([("edge", (-8, 20, 12, 70))]).update(clipped, 0, 0.0)["edge"].colour == G
+
+
+@pytest.mark.parametrize(
+    "signals, kwargs, message",
+    [
+        ([("a", (0, 0, 10, 20)), ("a", (5, 5, 15, 25))], {}, "unique"),
+        ([("a", (10, 0, 5, 20))], {}, "x1 < x2"),
+        ([("a", (0, 0, float("nan"), 20))], {}, "finite"),
+        ([("a", (0, 0, 10, 20))], {"min_frames": 0}, "min_frames"),
+        ([("a", (0, 0, 10, 20))], {"unknown_after_s": -1.0}, "unknown_after_s"),
+    ],
+)
+def test_bad_configuration_is_refused(signals, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SignalReader(signals, **kwargs)
+
+
+# ---- the Hanoi clip (../shared) --------------------------------------------------------------
+
+
+def _truth_colour(timeline: list[dict], frame: int) -> Colour:
+    return Colour([seg["colour"] for seg in timeline if seg["start_frame"] <= frame][-1])
+
+
+@pytest.fixture(scope="module")
+def hanoi():
+    """Run the reader over the whole clip once; keep the filtered states and three raw frames."""
+    video = HANOI / "16h30.25.9.22.mp4"
+    if not video.exists():
+        pytest.skip(f"shared test data not found at {HANOI} (expected ../shared beside the repo)")
+    scene = yaml.safe_load((HANOI / "scene.yaml").read_text())
+    truth = yaml.safe_load((HANOI / "truth.yaml").read_text())
+    boxes = {s["id"]: tuple(s["box"]) for s in scene["signals"]}
+    reader = SignalReader(list(boxes.items()))
+    capture = cv2.VideoCapture(str(video))
+    states, kept = [], {}
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        index = len(states)
+        if index in (1, 100, 300):
+            kept[index] = frame
+        states.append(reader.update(frame, index, index / truth["fps"]))
+    capture.release()
+    return {"boxes": boxes, "truth": truth["signals"], "states": states, "frames": kept}
+
+
+@pytest.mark.parametrize("frame, expected", [(1, Colour.YELLOW), (100, Colour.RED), (300, Colour.GREEN)])
+@pytest.mark.parametrize("signal_id", ["near_right_main", "far_right_repeater"])
+def test_hanoi_crops_read_right(hanoi, frame, expected, signal_id):
+    x1, y1, x2, y2 = hanoi["boxes"][signal_id]
+    colour, _ = read_colour(hanoi["frames"][frame][y1:y2, x1:x2])
+    assert colour == expected
+
+
+@pytest.mark.parametrize("signal_id", ["near_right_main", "far_right_repeater"])
+def test_hanoi_timeline_agrees_with_truth(hanoi, signal_id):
+    states = [s[signal_id] for s in hanoi["states"]]
+    timeline = hanoi["truth"][signal_id]
+    agree = np.mean([s.colour == _truth_colour(timeline, i) for i, s in enumerate(states)])
+    assert agree >= 0.97, f"{signal_id}: filtered timeline agrees with truth.yaml on {agree:.3f} of frames"
+    # measured 0.995: the 1-frame confirmation lag at 3 and 255 (min_frames=2) is the only miss
+    green_start = next(seg["start_frame"] for seg in timeline if seg["colour"] == "green")
+    assert states[-1].colour == Colour.GREEN
+    assert abs(states[-1].since_frame - green_start) <= 1
+
+
+# ---- labelled Vietnamese CCTV crops (../shared) ----------------------------------------------
+
+LABEL_COLOURS = {1: Colour.GREEN, 3: Colour.RED, 5: Colour.YELLOW}
+
+
+def _labelled_crops(root: Path, grow: int = 2):
+    """(crop, colour) for every lit-signal label row; polygons are taken by their bounding box."""
+    for label_file in sorted((root / "labels").glob("*.txt")):
+        rows = [line.split() for line in label_file.read_text().splitlines() if line.strip()]
+        rows = [r for r in rows if int(r[0]) in LABEL_COLOURS]
+        images = list((root / "images").glob(label_file.stem + ".*"))
+        if not rows or not images:
+            continue
+        image = cv2.imread(str(images[0]))
+        height, width = image.shape[:2]
+        for row in rows:
+            values = [float(v) for v in row[1:]]
+            if len(values) == 4:
+                cx, cy, w, h = values
+                xs, ys = (cx - w / 2, cx + w / 2), (cy - h / 2, cy + h / 2)
+            else:
+                xs, ys = values[0::2], values[1::2]
+            x1, x2 = max(0, int(min(xs) * width) - grow), min(width, int(np.ceil(max(xs) * width)) + grow)
+            y1, y2 = max(0, int(min(ys) * height) - grow), min(height, int(np.ceil(max(ys) * height)) + grow)
+            yield image[y1:y2, x1:x2], LABEL_COLOURS[int(row[0])]
+
+
+@pytest.fixture(scope="module")
+def vn_results():
+    if not (VN_LABELS / "labels").is_dir():
+        pytest.skip(f"shared test data not found at {VN_LABELS} (expected ../shared beside the repo)")
+    results: dict[Colour, Counter] = {c: Counter() for c in LABEL_COLOURS.values()}
+    for crop, truth in _labelled_crops(VN_LABELS):
+        results[truth][read_colour(crop)[0]] += 1
+    return results
+
+
+# measured on this set: green 0.958 (n=189), red 0.955 (n=220), yellow 0.847 (n=72); most misses are
+# UNKNOWN on label boxes that hold no lit lamp (countdown digits, blank 10x11 px boxes)
+@pytest.mark.parametrize("colour, floor", [(Colour.GREEN, 0.93), (Colour.RED, 0.93), (Colour.YELLOW, 0.80)])
+def test_vn_cctv_accuracy_per_colour(vn_results, colour, floor):
+    counts = vn_results[colour]
+    accuracy = counts[colour] / sum(counts.values())
+    assert accuracy >= floor, f"{colour.value}: {accuracy:.3f} right, readings {dict(counts)}"
+
+
+def test_vn_cctv_wrong_colours_are_rare(vn_results):
+    """Calling a lit lamp the wrong colour is worse than UNKNOWN: it could make a red-light case."""
+    total = sum(sum(c.values()) for c in vn_results.values())
+    wrong = sum(n for truth, c in vn_results.items() for got, n in c.items() if got not in (truth, Colour.UNKNOWN))
+    assert wrong / total <= 0.03, f"{wrong} of {total} crops read as another colour"

@@ -1,0 +1,83 @@
+"""The PyTorch YOLOv8n recovered from the int8 ONNX export computes what the ONNX model computes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import need_shared
+
+torch = pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
+
+
+def _letterbox(frame: np.ndarray, size: int = 320) -> np.ndarray:
+    from ultralytics.data.augment import LetterBox
+
+    img = LetterBox((size, size), auto=False)(image=frame)
+    return np.ascontiguousarray(img[..., ::-1].transpose(2, 0, 1))[None].astype(np.float32) / 255.0
+
+
+def _frames() -> list[np.ndarray]:
+    import cv2
+    import ultralytics
+
+    frames = [cv2.imread(str(Path(ultralytics.__file__).parent / "assets" / "bus.jpg"))]
+    cap = cv2.VideoCapture(str(need_shared("clips", "hanoi_ltk_hangbai", "16h30.25.9.22.mp4")))
+    for index in (50, 450):
+        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, frame = cap.read()
+        assert ok, f"cannot read frame {index} of the Hanoi clip"
+        frames.append(frame)
+    cap.release()
+    return frames
+
+
+@pytest.fixture(scope="module")
+def recovered():
+    from detector.recover import recover_yolov8n
+
+    onnx_path = need_shared("models", "yolov8n_int8.onnx")
+    return onnx_path, recover_yolov8n(onnx_path)
+
+
+def test_every_int8_convolution_is_read_with_scale_and_zero_point():
+    from detector.recover import read_quantised_weights
+
+    weights, biases, meta = read_quantised_weights(need_shared("models", "yolov8n_int8.onnx"))
+    assert len(weights) == 64 and "model.0.conv" in weights
+    assert weights["model.0.conv"].shape == (16, 3, 3, 3) and biases["model.0.conv"].shape == (16,)
+    assert meta["imgsz"] == "[320, 320]"
+
+
+def test_recovered_model_reproduces_onnx_class_scores_and_boxes(recovered):
+    onnx_path, model = recovered
+    assert model.names[3] == "motorcycle" and len(model.names) == 80
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    for frame in _frames():
+        x = _letterbox(frame)
+        want = session.run(None, {"images": x})[0][0]
+        with torch.no_grad():
+            got = model(torch.from_numpy(x))[0][0].numpy()
+        confident = want[4:].max(0) > 0.25
+        assert confident.sum() >= 20  # real objects in every frame
+        # The ONNX model quantises activations at run time too, so scores differ a little, not a lot.
+        assert np.abs(want[4:] - got[4:]).max() < 0.15
+        assert np.abs(want[4:, confident] - got[4:, confident]).mean() < 0.02
+        assert np.abs(want[:4, confident] - got[:4, confident]).max() < 5.0  # pixels at 320
+        assert (want[4:, confident].argmax(0) == got[4:, confident].argmax(0)).mean() > 0.95
+
+
+def test_seeded_head_starts_dataset_classes_from_their_coco_rows(recovered):
+    from detector.recover import seed_head
+
+    _, model = recovered
+    names = {0: "car", 1: "green_light", 2: "motobike", 3: "stop_line"}
+    seeded = seed_head(model, names)
+    src, dst = model.model[-1].cv3[0][-1], seeded.model[-1].cv3[0][-1]
+    assert dst.out_channels == 4 and seeded.names == names
+    assert torch.equal(dst.weight[2], src.weight[3])  # motobike <- motorcycle
+    assert torch.equal(dst.weight[1], src.weight[9])  # green_light <- traffic light
+    assert not torch.equal(dst.weight[3], src.weight[0])  # stop_line has no COCO counterpart
