@@ -24,6 +24,9 @@ DEFAULT_MIN_FPS = 2.0
 under a second, and the red-light rule needs it seen on both sides."""
 
 
+Problems = list[tuple[tuple[Any, ...], str]]
+
+
 class CamerasError(SceneError):
     """A cameras file that cannot be used; `errors` lists every problem found (exit 2)."""
 
@@ -45,16 +48,12 @@ class CameraConfig(BaseModel):
     @model_validator(mode="after")
     def _loop_only_for_files(self) -> CameraConfig:
         if self.loop and not is_file_source(self.source):
-            raise ValueError(f"loop: true is only for file sources (for testing), not {describe_source(self.source)}")
+            raise ValueError(
+                f"loop: 'loop: true' is only for file sources (testing), not {describe_source(self.source)}"
+            )
         if isinstance(self.source, str) and not self.source.strip():
-            raise ValueError("source must not be empty: give a URL, a file path or a device index")
+            raise ValueError("source: must not be empty: give a URL, a file path or a device index")
         return self
-
-
-class CamerasFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    cameras: Annotated[list[CameraConfig], Field(min_length=1)]
 
 
 @dataclass(frozen=True)
@@ -113,36 +112,68 @@ def load_cameras(path: str | Path) -> CamerasConfig:
 
 
 def parse_cameras(data: Any, path: Path, lines: dict[tuple[Any, ...], int] | None = None) -> CamerasConfig:
-    """Validate already-parsed YAML data of the cameras file at `path`."""
+    """Validate already-parsed YAML data of the cameras file at `path`.
+
+    Each camera is validated on its own, so one bad entry does not hide the errors of the
+    others, and each scene file named is checked even when its camera entry has other errors."""
     lines = lines or {}
     if not isinstance(data, dict):
-        raise CamerasError(str(path), [f"line 1: (top level): expected a mapping with 'cameras:', got {type(data).__name__}"])
+        got = type(data).__name__
+        raise CamerasError(str(path), [f"line 1: (top level): expected a mapping with 'cameras:', got {got}"])
     problems: list[tuple[tuple[Any, ...], str]] = []
-    parsed: CamerasFile | None = None
-    try:
-        parsed = CamerasFile.model_validate(data)
-    except ValidationError as exc:
-        problems += [(tuple(e["loc"]), _message(e)) for e in exc.errors()]
-    problems += _duplicate_ids(data)
     cameras: list[Camera] = []
     notes: list[str] = []
-    if parsed is not None:
-        for i, cfg in enumerate(parsed.cameras):
-            camera = _load_camera_scene(cfg, path.parent, ("cameras", i, "scene"), problems, notes)
+    extra = sorted(set(data) - {"cameras"}, key=str)
+    problems += [((key,), f"unknown key {key!r} (the file holds one key, 'cameras')") for key in extra]
+    items = data.get("cameras")
+    if not isinstance(items, list) or not items:
+        problems.append((("cameras",), "expected a list of cameras, each with id, source and scene"))
+        items = []
+    problems += _duplicate_ids(data)
+    for i, item in enumerate(items):
+        loc = ("cameras", i)
+        cfg = None
+        try:
+            cfg = CameraConfig.model_validate(item)
+        except ValidationError as exc:
+            problems += _camera_problems(loc, exc)
+        if cfg is not None:
+            camera = _load_camera_scene(cfg, path.parent, loc + ("scene",), problems, notes)
             if camera is not None:
                 cameras.append(camera)
-    if problems or parsed is None:
+        elif isinstance(item, dict) and isinstance(item.get("scene"), str):
+            _check_scene_only(item["scene"], path.parent, loc + ("scene",), problems)
+    if problems:
         located = sorted(((_line_of(loc, lines), loc, msg) for loc, msg in problems), key=lambda t: t[0])
         raise CamerasError(str(path), [_format(loc, msg, line) for line, loc, msg in located])
     return CamerasConfig(path, cameras, notes)
 
 
-def _message(err: Any) -> str:
-    loc = err["loc"]
-    # pydantic reports a bad `source` once per union member: say what a source may be instead
-    if "source" in loc and loc.index("source") < len(loc) - 1:
-        return f"expected a URL (rtsp://, http://, https://), a file path or a device index >= 0, got {err['input']!r}"
-    return _pydantic_message(err)
+def _camera_problems(loc: tuple[Any, ...], exc: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
+    out: list[tuple[tuple[Any, ...], str]] = []
+    for e in exc.errors():
+        where = tuple(e["loc"])
+        if where and where[0] == "source":
+            where = ("source",)  # pydantic reports a bad source once per union member
+            msg = f"expected a URL (rtsp://, http://, https://), a file path or a device index >= 0, got {e['input']!r}"
+        elif not where:  # cross-field checks name their key first ("loop: ...")
+            msg = e["msg"].replace("Value error, ", "")
+            key, sep, rest = msg.partition(": ")
+            if sep and key in CameraConfig.model_fields:
+                where, msg = (key,), rest
+        else:
+            msg = _pydantic_message(e)
+        if (loc + where, msg) not in out:
+            out.append((loc + where, msg))
+    return out
+
+
+def _check_scene_only(scene: str, base: Path, loc: tuple[Any, ...], problems: Problems) -> None:
+    scene_path = Path(scene) if Path(scene).is_absolute() else base / scene
+    try:
+        load_scene(scene_path)
+    except SceneError as exc:
+        problems.append((loc, f"scene file {scene_path}: " + "; ".join(exc.errors)))
 
 
 def _duplicate_ids(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:

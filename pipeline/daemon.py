@@ -42,7 +42,13 @@ from pipeline.rules import build_rules
 from pipeline.scene import scene_hash
 from pipeline.source import Frame
 from pipeline.store import repository as repo
-from pipeline.store.coverage import CoverageReason, close_coverage, close_stale_coverage, record_coverage, touch_coverage
+from pipeline.store.coverage import (
+    CoverageReason,
+    close_coverage,
+    close_stale_coverage,
+    record_coverage,
+    touch_coverage,
+)
 from pipeline.store.db import Database, open_database
 from pipeline.streams import Backoff, SessionEnded, SessionStarted, StreamSource, describe_source
 
@@ -71,7 +77,7 @@ class WatchSettings:
     keep_confirmed: bool = False
     min_free_mb: float = 500.0
     stop_timeout_s: float = 30.0
-    queue_frames: int = 4
+    queue_frames: int = 8
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 60.0
     retention_every_s: float = 3600.0
@@ -189,13 +195,14 @@ class CameraWorker:
             self.detector = YoloDetector(self.ctx.weights, imgsz=s.imgsz, conf=s.conf)
             self.source.start()
             while not self._stopping():
-                item = self.source.get(timeout=0.25)
-                if isinstance(item, SessionStarted):
-                    self._begin(item)
-                elif isinstance(item, SessionEnded):
-                    self._end(item.reason)
-                elif item is not None:
-                    self._frame(item)
+                for item in self._next_items():
+                    if isinstance(item, SessionStarted):
+                        self._begin(item)
+                    elif isinstance(item, SessionEnded):
+                        self._end(item.reason)
+                    else:
+                        frame, newest = item
+                        self._frame(frame, newest)
                 self._tick()
                 if self.source.finished.is_set() and not len(self.source.queue):
                     log.info("camera %s: file source ended", self.id)
@@ -267,12 +274,35 @@ class CameraWorker:
         except (StorageError, LookupError) as exc:
             log.error("camera %s: could not finish run %d: %s", self.id, session.run_id, exc)
 
-    def _frame(self, frame: Frame) -> None:
+    def _next_items(self) -> list[SessionStarted | SessionEnded | tuple[Frame, bool]]:
+        """What the reader queued, frames paired with whether each is the newest of its run.
+
+        Only the newest frame of a backlog may go to the detector; the older ones still feed the
+        evidence ring buffer and the signal reader, which cost little, so clips keep every frame."""
+        first = self.source.get(timeout=0.25)
+        if first is None:
+            return []
+        items: list[SessionStarted | SessionEnded | Frame] = [first]
+        while len(items) < self.source.queue.max_frames + 2:
+            more = self.source.get(timeout=0)
+            if more is None:
+                break
+            items.append(more)
+        out: list[SessionStarted | SessionEnded | tuple[Frame, bool]] = []
+        for i, item in enumerate(items):
+            if isinstance(item, Frame):
+                newest = i + 1 == len(items) or not isinstance(items[i + 1], Frame)
+                out.append((item, newest))
+            else:
+                out.append(item)
+        return out
+
+    def _frame(self, frame: Frame, newest: bool = True) -> None:
         session = self.session
         if session is None:
             return
         afps = self.camera.config.analysis_fps
-        due = afps is None or frame.timestamp - session.last_analysed >= 0.95 / afps
+        due = newest and (afps is None or frame.timestamp - session.last_analysed >= 0.95 / afps)
         analyse = due and not self.ctx.disk.paused  # no detection when evidence cannot be written
         pipeline = session.pipeline
         try:
@@ -307,6 +337,8 @@ class CameraWorker:
         """Is this camera enforcing now, and if not, why."""
         now = time.time()
         stats = self.source.stats
+        if self.session is None and stats.sessions == 0 and stats.last_error is None:
+            return CoverageReason.STARTING, "connecting"
         if self.session is None or not stats.connected:
             return CoverageReason.STREAM_DOWN, stats.last_error
         if stats.last_frame_at is None or now - stats.last_frame_at > STALE_FRAME_S:
@@ -318,7 +350,9 @@ class CameraWorker:
         scene = self.session.pipeline.scene
         if scene.rules.red_light.enabled and scene.stop_lines:
             states = self.session.pipeline.signal_states
-            unread = sorted({sl.signal for sl in scene.stop_lines if states.get(sl.signal, Colour.UNKNOWN) is Colour.UNKNOWN})
+            unread = sorted(
+                {sl.signal for sl in scene.stop_lines if states.get(sl.signal, Colour.UNKNOWN) is Colour.UNKNOWN}
+            )
             if unread:
                 return CoverageReason.SIGNAL_UNREADABLE, "signal " + ", ".join(unread)
         fps, floor = self.analysed_fps(), self.camera.config.min_fps
@@ -362,7 +396,6 @@ class CameraWorker:
             violations=dict(self.violations), last_error=self.error or stats.last_error,
             run_id=self.session.run_id if self.session else None,
         )  # fmt: skip
-
 
 
 class Daemon:

@@ -95,8 +95,10 @@ class _SnapshotCollector(Collector):
                 family.add_metric([c.id], value(c))
             return family
 
-        yield per_camera(CounterMetricFamily("trafficcam_frames_read", "Frames read from the stream.", labels=["camera"]),
-                         lambda c: c.frames_read)  # fmt: skip
+        yield per_camera(
+            CounterMetricFamily("trafficcam_frames_read", "Frames read from the stream.", labels=["camera"]),
+            lambda c: c.frames_read,
+        )
         yield per_camera(
             CounterMetricFamily("trafficcam_frames_analysed", "Frames the detector ran on.", labels=["camera"]),
             lambda c: c.frames_analysed,
@@ -123,7 +125,9 @@ class _SnapshotCollector(Collector):
             GaugeMetricFamily("trafficcam_analysed_fps", "Frames analysed per second (last ~10 s).", labels=["camera"]),
             lambda c: c.analysed_fps,
         )
-        age = GaugeMetricFamily("trafficcam_last_frame_age_seconds", "Seconds since the newest frame.", labels=["camera"])
+        age = GaugeMetricFamily(
+            "trafficcam_last_frame_age_seconds", "Seconds since the newest frame.", labels=["camera"]
+        )
         for c in h.cameras:
             if c.last_frame_age_s is not None:
                 age.add_metric([c.id], c.last_frame_age_s)

@@ -83,7 +83,7 @@ def static_file(request: Request, name: str) -> Response:
 def _add_error_pages(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
-        if request.method == "GET" and not request.url.path.startswith(("/evidence", "/export")):
+        if request.method == "GET" and not request.url.path.startswith(("/evidence/", "/export/")):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return redirect("/login" + (f"?next={_quote(target)}" if target != "/" else ""))
         return PlainTextResponse("log in first", status_code=401)

@@ -48,7 +48,8 @@ def serve(video: str, port: int, fps: float, start: int, count: int | None, loop
                     data = jpegs[n % len(jpegs)]
                     self.wfile.write(
                         f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n".encode()
-                        + data + b"\r\n"
+                        + data
+                        + b"\r\n"
                     )
                     self.wfile.flush()
                     n += 1
