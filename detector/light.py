@@ -239,6 +239,7 @@ class SignalReader:
                 start = track.candidate_since
                 track.state = LightState(signal_id, colour, confidence, start[0], start[1])
                 track.candidate, track.candidate_count = None, 0
+        assert track.state is not None  # set by the first reading
         return track.state
 
 

@@ -119,14 +119,14 @@ def resolve(spec: str | None = None) -> ResolvedWeights:
             )
         return ResolvedWeights(entry.name, str(found), entry, entry.classes)
     path = Path(spec).expanduser()
-    entry = by_file.get(path.name)
+    known = by_file.get(path.name)
     if path.is_file():
-        return ResolvedWeights(entry.name if entry else path.stem, str(path), entry, entry.classes if entry else {})
-    if entry is not None:
-        found = locate(entry)
+        return ResolvedWeights(known.name if known else path.stem, str(path), known, known.classes if known else {})
+    if known is not None:
+        found = locate(known)
         if found is not None:
-            return ResolvedWeights(entry.name, str(found), entry, entry.classes)
+            return ResolvedWeights(known.name, str(found), known, known.classes)
     if path.name == spec and spec.endswith(".pt") and "/" not in spec:
         # bare asset name such as yolov8n.pt: let ultralytics try to download it
-        return ResolvedWeights(path.stem, spec, entry, entry.classes if entry else {})
+        return ResolvedWeights(path.stem, spec, known, known.classes if known else {})
     raise WeightsError(f"weights {spec!r}: no such file and no such name in the manifest. " + _help())

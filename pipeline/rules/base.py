@@ -44,6 +44,7 @@ class SignalBoard(Protocol):
 
 
 class Rule(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def check(self, track: Track, scene: Scene, signals: SignalBoard) -> Violation | None: ...
