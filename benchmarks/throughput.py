@@ -144,7 +144,8 @@ def main() -> None:
     table = _table(rows)
     print(table)
     plot = _plot(plot_points, ROOT / "benchmarks" / "throughput.png")
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    cpu = platform.processor() or platform.machine()
+    machine = f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
     body = (
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {machine}, weights {Path(weights).name} at 320 px, "
         "one process per row, one after the other. Produced by `.venv/bin/python benchmarks/throughput.py`.\n\n"

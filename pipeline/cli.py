@@ -192,5 +192,10 @@ def eval_clips(
         raise _fail(exc) from None
 
 
+from review.cli import register as _register_review  # noqa: E402
+
+_register_review(app)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

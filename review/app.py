@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -97,6 +98,12 @@ def _add_error_pages(app: FastAPI) -> None:
     async def csrf_failed(request: Request, exc: CsrfError) -> Response:
         message = "This form has expired or did not come from this site. Go back, reload the page and try again."
         return render(request, "error.html", status_code=403, title="Form refused", message=message)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        fields = ", ".join(str(e.get("loc", ["?"])[-1]) for e in exc.errors()[:5])
+        message = f"The request is missing or has bad values for: {fields}. Go back and try again."
+        return render(request, "error.html", status_code=400, title="Bad request", message=message)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from pipeline.errors import TrafficcamError
 from pipeline.store.db import Database, open_database
-from pipeline.store.records import UserRole
+from pipeline.store.records import UserRole, ViolationStatus
 from pipeline.store.review_audit import audit
 from pipeline.store.review_queries import QueueFilter
 from pipeline.store.review_repo import ReviewError, add_user, list_users, set_user_disabled
@@ -54,8 +54,6 @@ def status_filter(status: str) -> QueueFilter:
     status = status.lower()
     if status not in ("pending", "confirmed", "rejected", "all"):
         raise _fail(ReviewError(f"--status must be pending, confirmed, rejected or all, got {status!r}"))
-    from pipeline.store.records import ViolationStatus
-
     return QueueFilter(status=None if status == "all" else ViolationStatus(status))
 
 
@@ -70,7 +68,9 @@ def serve(
     secret_key: Annotated[
         str | None,
         typer.Option(
-            "--secret-key", envvar="TRAFFICCAM_SECRET_KEY", show_default=False,
+            "--secret-key",
+            envvar="TRAFFICCAM_SECRET_KEY",
+            show_default=False,
             help="Signs session cookies (default: kept in <data dir>/review-secret.key). Give every server the same.",
         ),
     ] = None,

@@ -12,12 +12,13 @@ from rich.table import Table
 from pipeline.errors import TrafficcamError
 from pipeline.store.db import Database
 from pipeline.store.records import ReviewDecision
-from pipeline.store.review_audit import check_evidence_file
+from pipeline.store.review_audit import check_evidence_file, evidence_problems
 from pipeline.store.review_queries import queue_page, violation_detail
 from pipeline.store.review_repo import RejectReason, ReviewError, decide
 
-review_app = typer.Typer(help="List, show, confirm and reject violations (the web app's queue, scripted).",
-                         no_args_is_help=True)
+review_app = typer.Typer(
+    help="List, show, confirm and reject violations (the web app's queue, scripted).", no_args_is_help=True
+)
 
 IdArg = Annotated[str, typer.Argument(help="Violation id (the public id in its evidence path).")]
 AsOpt = Annotated[
@@ -81,8 +82,10 @@ def review_show(public_id: IdArg, data_dir: DataDirOpt = Path("trafficcam-data")
     for r in d.reviews:
         why = f" {r.reason}" if r.reason else ""
         extra = (f" note={r.note!r}" if r.note else "") + (f" plate={r.plate_text}" if r.plate_text else "")
-        console.print(f"{'review':>13} #{r.id} {r.decided_at:%Y-%m-%d %H:%M:%S} {r.reviewer}: "
-                      f"{r.decision.value}{why}{extra}", highlight=False)
+        console.print(
+            f"{'review':>13} #{r.id} {r.decided_at:%Y-%m-%d %H:%M:%S} {r.reviewer}: {r.decision.value}{why}{extra}",
+            highlight=False,
+        )
 
 
 @review_app.command("confirm")
@@ -123,10 +126,13 @@ def _decide(
     revise: bool,
     database: Database,
 ) -> None:
-    expected = None
-    if revise:
-        d = violation_detail(database, public_id)
-        expected = d.last_review.id if d is not None and d.last_review is not None else None
+    d = violation_detail(database, public_id)
+    expected = d.last_review.id if revise and d is not None and d.last_review is not None else None
+    if decision is ReviewDecision.CONFIRM and d is not None:
+        broken = evidence_problems(database.data_dir, d.evidence) if d.evidence_removed_at is None else {}
+        if broken or d.evidence_removed_at is not None:
+            what = "; ".join(f"{kind}: {problem}" for kind, problem in broken.items()) or "its files were removed"
+            raise _fail(ReviewError(f"not confirmed: the evidence of {public_id} is not intact ({what})"))
     try:
         entry = decide(
             database, public_id, reviewer=reviewer, decision=decision, reason=reason, note=note, plate_text=plate,

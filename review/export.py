@@ -15,7 +15,8 @@ from typing import IO, Any
 from pipeline.store.db import Database
 from pipeline.store.records import EvidenceKind
 from pipeline.store.review_audit import check_evidence_file
-from pipeline.store.review_queries import EXPORT_FIELDS, QueueFilter, evidence_of, export_rows
+from pipeline.store.review_export import EXPORT_FIELDS, export_rows
+from pipeline.store.review_queries import QueueFilter, evidence_of
 
 FORMATS = ("csv", "json", "zip")
 CSV_FIELDS = [f for f in EXPORT_FIELDS if f != "evidence_sha256"] + [f"sha256_{k.value}" for k in EvidenceKind]

@@ -7,9 +7,10 @@ Each finding names the row or file and says what changed, so an auditor can go s
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -120,9 +121,7 @@ def _describe(row: ReviewRow) -> str:
     return ", ".join(parts)
 
 
-def _check_statuses(
-    db: Database, implied: dict[int, tuple[ViolationStatus, str | None]], report: AuditReport
-) -> None:
+def _check_statuses(db: Database, implied: dict[int, tuple[ViolationStatus, str | None]], report: AuditReport) -> None:
     last_id = 0
     while True:
         with db.session() as s:
@@ -182,6 +181,14 @@ def _check_evidence(db: Database, report: AuditReport, progress: Callable[[int],
             if progress is not None:
                 progress(report.evidence_files)
         last_id = rows[-1][0].id
+
+
+def evidence_problems(data_dir: Path, evidence: Mapping[str, Any]) -> dict[str, str]:
+    """What is wrong with each evidence file of one violation (kind -> problem); empty when all
+    are intact. `evidence` maps kinds to items with ``path``, ``sha256`` and ``bytes``."""
+    root = Path(data_dir).resolve()
+    found = {kind: check_evidence_file(root, e.path, e.sha256, e.bytes) for kind, e in evidence.items()}
+    return {kind: problem for kind, problem in found.items() if problem is not None}
 
 
 def check_evidence_file(root: Path, relative: str, sha256: str, size: int) -> str | None:

@@ -52,6 +52,10 @@ class ReviewError(TrafficcamError):
     exit_code = 2
 
 
+class UnknownViolationError(ReviewError):
+    """No violation has the public id asked for."""
+
+
 class AlreadyDecidedError(ReviewError):
     """Someone else decided the violation after the reviewer loaded it."""
 
@@ -289,7 +293,7 @@ def _append(
     stmt = update(ViolationRow).where(ViolationRow.public_id == public_id)
     locked = s.execute(stmt.values(**values) if values else stmt.values(public_id=public_id))
     if locked.rowcount != 1:  # type: ignore[attr-defined]
-        raise ReviewError(f"no violation {public_id!r}; `trafficcam review list` shows them")
+        raise UnknownViolationError(f"no violation {public_id!r}; `trafficcam review list` shows them")
     user = s.scalars(select(UserRow).where(UserRow.name == reviewer)).one_or_none()
     if user is None or user.disabled:
         raise ReviewError(f"{reviewer!r} is not an enabled user; add one with `trafficcam users add`")

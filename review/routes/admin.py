@@ -12,7 +12,8 @@ from fastapi.responses import Response, StreamingResponse
 
 from pipeline.store.db import Database
 from pipeline.store.records import UserRole
-from pipeline.store.review_queries import QueueFilter, export_rows, filter_choices, queue_page
+from pipeline.store.review_export import export_rows
+from pipeline.store.review_queries import QueueFilter, filter_choices, queue_page
 from pipeline.store.review_repo import ReviewError, add_user, list_users, set_user_disabled
 from review.auth import AdminUser, database, hash_password
 from review.csrf import require_csrf
@@ -89,8 +90,12 @@ def export_download(request: Request, admin: AdminUser, format: str = "csv") -> 
     if format == "zip":
         total = queue_page(db, flt, per_page=1).total
         if total > MAX_ZIP_VIOLATIONS:
-            flash(request, "error", f"{total} violations match; a zip from here holds at most {MAX_ZIP_VIOLATIONS}. "
-                                    "Narrow the filters, or use `trafficcam export --format zip`.")
+            flash(
+                request,
+                "error",
+                f"{total} violations match; a zip from here holds at most {MAX_ZIP_VIOLATIONS}. "
+                "Narrow the filters, or use `trafficcam export --format zip`.",
+            )
             return redirect("/export" + filters.qs())
         return _zip_response(db, flt, None, name)
     chunks = csv_lines(export_rows(db, flt)) if format == "csv" else json_chunks(export_rows(db, flt))
@@ -98,13 +103,17 @@ def export_download(request: Request, admin: AdminUser, format: str = "csv") -> 
 
 
 @router.post("/export/selection.zip", dependencies=[Depends(require_csrf)])
-async def export_selection(request: Request, admin: AdminUser) -> Response:
+def export_selection(
+    request: Request,
+    admin: AdminUser,
+    ids: Annotated[list[str], Form()] = [],  # noqa: B006  (FastAPI copies defaults)
+    back: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
     """A zip of the evidence of the violations ticked in the queue."""
-    form = await request.form()
-    ids = [str(v)[:64] for v in form.getlist("ids")][: MAX_ZIP_VIOLATIONS + 1]
+    ids = [i for i in ids if len(i) <= 64]
     if not ids or len(ids) > MAX_ZIP_VIOLATIONS:
         flash(request, "error", f"Tick between 1 and {MAX_ZIP_VIOLATIONS} violations to download their evidence.")
-        return redirect("/queue" + Filters.parse(form).qs())
+        return redirect("/queue" + back if back.startswith("?") else "/queue")
     name = f"trafficcam-evidence-{datetime.now().strftime('%Y%m%d-%H%M%S')}.zip"
     return _zip_response(database(request), QueueFilter(status=None), ids, name)
 

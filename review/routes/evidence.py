@@ -35,7 +35,7 @@ def evidence_file(request: Request, evidence_id: str, user: CurrentUser) -> File
         media_type=media_type,
         filename=f"{item.public_id}-{item.kind}{ext or '.bin'}",
         content_disposition_type="inline" if ext else "attachment",
-        headers={"Cache-Control": "private, max-age=3600"},  # nosniff etc.: review.app.SecurityHeaders
+        headers={"Cache-Control": "private, max-age=300"},  # nosniff etc.: review.app.SecurityHeaders
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from pipeline.store.review_queries import filter_choices, queue_page
+from pipeline.store.review_queries import filter_choices, next_in_queue, queue_page
 from pipeline.store.review_repo import review_log
 from review.auth import CurrentUser, database
 from review.web import STATUS_CHOICES, Filters, flash, redirect, render
@@ -33,6 +33,17 @@ def queue(request: Request, user: CurrentUser, older: int | None = None, newer: 
         request, "queue.html", page=page, filters=filters, cameras=cameras, rules=rules,
         statuses=STATUS_CHOICES, first_page=older is None and newer is None,
     )  # fmt: skip
+
+
+@router.get("/queue/start")
+def start(request: Request, user: CurrentUser) -> Response:
+    """Open the newest pending violation matching the filters."""
+    filters = Filters.parse(request.query_params)
+    first = next_in_queue(database(request), filters.query(status="pending"), None)
+    if first is None:
+        flash(request, "info", "No pending violations with these filters.")
+        return redirect(f"/queue{filters.qs()}")
+    return redirect(f"/violations/{first}{filters.qs()}")
 
 
 @router.get("/log")

@@ -8,9 +8,15 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 
 from pipeline.store.records import ReviewDecision, ViolationStatus
-from pipeline.store.review_audit import check_evidence_file
+from pipeline.store.review_audit import evidence_problems
 from pipeline.store.review_queries import ViolationDetail, next_in_queue, violation_detail
-from pipeline.store.review_repo import AlreadyDecidedError, ReviewError, decide
+from pipeline.store.review_repo import (
+    AlreadyDecidedError,
+    ReviewError,
+    ReviewRecord,
+    UnknownViolationError,
+    decide,
+)
 from review.auth import CurrentUser, database
 from review.csrf import require_csrf
 from review.web import REJECT_LABELS, Filters, flash, redirect, render
@@ -22,13 +28,9 @@ IMAGE_KINDS = ("before", "during", "after")
 @router.get("/violations/{public_id}")
 def violation_page(request: Request, public_id: str, user: CurrentUser) -> Response:
     """The evidence, the data and the decision form of one violation."""
-    db = database(request)
     detail = _detail_or_404(request, public_id)
     filters = Filters.parse(request.query_params)
-    root = db.data_dir.resolve()
-    integrity = {
-        kind: check_evidence_file(root, e.path, e.sha256, e.bytes) for kind, e in detail.evidence.items()
-    } if detail.evidence_removed_at is None else {}  # fmt: skip
+    integrity = _integrity(request, detail)
     last = detail.last_review
     return render(
         request, "violation.html", v=detail, item=detail.item, filters=filters, integrity=integrity,
@@ -58,6 +60,9 @@ def decision(
     here = f"/violations/{public_id}{filters.qs()}"
     if expected and not expected.isdigit():
         raise HTTPException(400, "the form's 'expected' field must be a review id")
+    if decision == "confirm" and (refused := _refuse_unintact(request, public_id)):
+        flash(request, "error", refused)
+        return redirect(here)
     rejecting = decision == "reject"  # one form holds both: a reason goes with reject, a plate without
     try:
         entry = decide(
@@ -66,19 +71,36 @@ def decision(
             expected_last_review_id=int(expected) if expected else None,
         )  # fmt: skip
     except AlreadyDecidedError as exc:
-        latest = exc.latest
-        what = latest.decision.value + (f": {REJECT_LABELS.get(latest.reason or '', latest.reason)}" if latest.reason else "")
-        flash(request, "error", f"Already decided by {latest.reviewer} ({what}) while you were looking. "
-                                "The page has been reloaded with their decision; revise it only if it is wrong.")
+        flash(request, "error", _already_decided(exc.latest))
         return redirect(here)
+    except UnknownViolationError as exc:
+        raise HTTPException(404, str(exc)) from None
     except ReviewError as exc:
-        if "no violation" in str(exc):
-            raise HTTPException(404, str(exc)) from None
         flash(request, "error", f"Not saved: {exc}.")
         return redirect(here)
     message = _done_message(entry.decision, entry.reason, public_id, entry.plate_text)
-    flash(request, "ok", message, link=(f"/violations/{public_id}{filters.qs()}", "open it again"))
+    flash(request, "ok", message, link=(here, "open it again"))
     return _to_next(request, filters, public_id)
+
+
+def _refuse_unintact(request: Request, public_id: str) -> str | None:
+    """Why this violation's evidence may not be confirmed (altered, missing, removed), or None."""
+    detail = _detail_or_404(request, public_id)
+    broken = _integrity(request, detail)
+    if not broken and detail.evidence_removed_at is None:
+        return None
+    what = ", ".join(f"{kind} {problem}" for kind, problem in broken.items()) or "files removed"
+    return f"Not confirmed: the evidence is not intact ({what}). Reject it as 'Evidence unreadable'."
+
+
+def _already_decided(latest: ReviewRecord) -> str:
+    what = latest.decision.value
+    if latest.reason:
+        what += f": {REJECT_LABELS.get(latest.reason, latest.reason)}"
+    return (
+        f"Already decided by {latest.reviewer} ({what}) while you were looking. "
+        "The page has been reloaded with their decision; revise it only if it is wrong."
+    )
 
 
 @router.get("/violations/{public_id}/next")
@@ -94,6 +116,13 @@ def _to_next(request: Request, filters: Filters, public_id: str) -> Response:
         flash(request, "info", "No pending violations left with these filters.")
         return redirect(f"/queue{filters.qs()}")
     return redirect(f"/violations/{nxt}{filters.qs()}")
+
+
+def _integrity(request: Request, detail: ViolationDetail) -> dict[str, str]:
+    """Evidence kind -> what is wrong with its file (empty when all match their SHA-256)."""
+    if detail.evidence_removed_at is not None:
+        return {}
+    return evidence_problems(database(request).data_dir, detail.evidence)
 
 
 def _detail_or_404(request: Request, public_id: str) -> ViolationDetail:
@@ -117,4 +146,3 @@ def _done_message(decision: ReviewDecision, reason: str | None, public_id: str, 
     if decision is ReviewDecision.REJECT:
         return f"Rejected {short}: {REJECT_LABELS.get(reason or '', reason)}."
     return f"Plate of {short} corrected to {plate}."
-

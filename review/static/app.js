@@ -11,7 +11,9 @@
   function byKey(k) { return document.querySelector('[data-key="' + k + '"]'); }
   function submitWith(button) {
     var form = button && button.form;
-    if (!form || form.dataset.sent) return;
+    if (!form || form.dataset.sent || button.disabled) return;
+    // A decided violation is revised only by a deliberate click, never by a stray key.
+    if (form.dataset.decided) { button.focus(); return; }
     form.requestSubmit(button);
   }
 
@@ -40,7 +42,8 @@
 
   function queueKey(e) {
     var k = e.key, link;
-    if (k === "j") mark(current + 1);
+    if (k === "s" && (link = byKey("s"))) location.href = link.href;
+    else if (k === "j") mark(current + 1);
     else if (k === "k") mark(current - 1);
     else if ((k === "Enter" || k === "o") && current >= 0) location.href = rows[current].dataset.href;
     else if (k === "]" && (link = document.querySelector('a[rel="next"]'))) location.href = link.href;

@@ -16,7 +16,9 @@ from tests.review.test_web_review import decide
 def test_admin_adds_disables_and_enables_a_user(login, db):
     ada = login("ada")
     token = csrf(ada, "/admin/users")
-    r = ada.post("/admin/users", data={"csrf_token": token, "name": "vu", "password": "long-enough", "role": "reviewer"})
+    r = ada.post(
+        "/admin/users", data={"csrf_token": token, "name": "vu", "password": "long-enough", "role": "reviewer"}
+    )
     assert r.status_code == 303
     page = ada.get("/admin/users").text
     assert "Added reviewer vu" in page and ">vu<" in page
@@ -120,3 +122,15 @@ def test_new_user_added_on_the_web_can_log_in(login, app):
     c = TestClient(app, follow_redirects=False)
     r = c.post("/login", data={"name": "vu", "password": PASSWORD, "csrf_token": csrf(c, "/login")})
     assert r.status_code == 303
+
+
+def test_zip_of_a_large_selection(login, db, violations):
+    from tests.review.conftest import add_violation, new_run
+
+    run_id = new_run(db)
+    many = violations + [add_violation(db, run_id, n, files={"during": b"x"}) for n in range(10, 80)]
+    ada = login("ada")
+    r = ada.post("/export/selection.zip", data={"csrf_token": csrf(ada, "/queue"), "ids": many})
+    assert r.status_code == 200
+    folders = {n.split("/")[0] for n in zipfile.ZipFile(io.BytesIO(r.content)).namelist() if "/" in n}
+    assert folders == set(many)

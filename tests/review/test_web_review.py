@@ -135,8 +135,10 @@ def test_second_reviewer_gets_already_decided_and_reload(login, db, violations):
     rita, rob = login("rita"), login("rob")
     pid = violations[0]
     rita_page, rob_page = rita.get(f"/violations/{pid}"), rob.get(f"/violations/{pid}")
-    first = rita.post(f"/violations/{pid}/decision", data={
-        "csrf_token": form_value(rita_page.text, "csrf_token"), "expected": "", "decision": "confirm"})
+    first = rita.post(
+        f"/violations/{pid}/decision",
+        data={"csrf_token": form_value(rita_page.text, "csrf_token"), "expected": "", "decision": "confirm"},
+    )
     assert first.status_code == 303
     second = rob.post(f"/violations/{pid}/decision", data={
         "csrf_token": form_value(rob_page.text, "csrf_token"), "expected": "", "decision": "reject",
@@ -287,3 +289,40 @@ def test_csrf_token_of_another_session_is_refused(login, db, violations):
     token = csrf(login("rob"), "/queue")
     r = login("rita").post(f"/violations/{violations[0]}/decision", data={"decision": "confirm", "csrf_token": token})
     assert r.status_code == 403
+
+
+def test_start_reviewing_opens_the_newest_pending(login, violations):
+    c = login("rita")
+    assert 'href="/queue/start"' in c.get("/queue").text
+    assert c.get("/queue/start").headers["location"] == f"/violations/{violations[2]}"
+    r = c.get("/queue/start?camera=cam-9")
+    assert r.headers["location"] == "/queue?camera=cam-9"
+
+
+def test_decision_form_missing_fields_is_a_clear_400(login, violations):
+    c = login("rita")
+    r = c.post(f"/violations/{violations[0]}/decision", data={"csrf_token": csrf(c, "/queue")})
+    assert r.status_code == 400 and "decision" in r.text
+    r = c.post(f"/violations/{violations[0]}/decision",
+               data={"csrf_token": csrf(c, "/queue"), "decision": "confirm", "expected": "abc"})  # fmt: skip
+    assert r.status_code == 400
+
+
+def test_decided_page_offers_revision_and_keeps_shortcuts_from_submitting(login, violations):
+    c = login("rita")
+    decide(c, violations[0], decision="confirm")
+    page = c.get(f"/violations/{violations[0]}").text
+    assert 'data-decided="1"' in page and "Revise the decision" in page
+
+
+def test_altered_evidence_cannot_be_confirmed(login, db, violations):
+    next((db.data_dir / "evidence").rglob(f"{violations[0]}/before.jpg")).unlink()
+    c = login("rita")
+    page = c.get(f"/violations/{violations[0]}").text
+    assert "It cannot be confirmed" in page and "before missing" in page
+    r = decide(c, violations[0], decision="confirm")
+    assert r.headers["location"] == f"/violations/{violations[0]}"
+    assert "Not confirmed: the evidence is not intact" in c.get(r.headers["location"]).text
+    assert reviews_of(db, violations[0]) == []
+    assert decide(c, violations[0], decision="reject", reason="evidence_unreadable").status_code == 303
+    assert reviews_of(db, violations[0])[-1].reason == "evidence_unreadable"

@@ -1,0 +1,205 @@
+"""A real browser (headless Chromium through Playwright) against a real server: log in, open the
+queue, open a violation, see its images and clip load, confirm with the keyboard, see the next.
+
+Screenshots (1366x768) go to $TRAFFICCAM_SCREENSHOTS when set, else to the test's tmp dir.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.store import Database
+from pipeline.store.review_repo import add_user, reviews_of
+from review import auth
+from review.app import create_app
+from tests.review.conftest import PASSWORD, SECRET, add_violation, new_run
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+def _evidence_files() -> dict[str, bytes]:
+    """Real JPEGs and an H.264 clip, drawn so each frame says what it is."""
+    import cv2
+    import numpy as np
+
+    from pipeline.evidence import encode_clip
+
+    def frame(text: str, shift: int, size: tuple[int, int] = (640, 480)) -> np.ndarray:
+        w, h = size
+        img = np.full((h, w, 3), (70, 80, 90), np.uint8)
+        cv2.rectangle(img, (0, int(h * 0.6)), (w, h), (60, 60, 60), -1)
+        cv2.line(img, (0, int(h * 0.7)), (w, int(h * 0.7)), (255, 255, 255), 4)
+        cv2.rectangle(
+            img, (w // 2 - 20, int(h * 0.8) - shift), (w // 2 + 20, int(h * 0.8) - shift + 60), (30, 30, 200), -1
+        )
+        cv2.putText(img, text, (12, 34), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+        return img
+
+    def jpeg(img: np.ndarray) -> bytes:
+        return cv2.imencode(".jpg", img)[1].tobytes()
+
+    files = {k: jpeg(frame(k, s)) for k, s in (("before", 0), ("during", 60), ("after", 120))}
+    files["vehicle"] = jpeg(cv2.resize(frame("car", 60)[300:420, 280:360], (100, 150)))
+    out = Path(os.environ.get("TMPDIR", "/tmp")) / f"clip-{os.getpid()}.mp4"
+    encode_clip([jpeg(frame(f"t={i / 6:.1f}s", 10 * i)) for i in range(18)], 6.0, out)
+    files["clip"] = out.read_bytes()
+    out.unlink()
+    return files
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    if not CHROMIUM.exists():
+        pytest.skip("needs Chromium at /usr/bin/chromium (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright (pip install playwright)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def server(db: Database) -> Iterator[str]:
+    """The review app under uvicorn on a free local port, with three violations and user rita."""
+    import uvicorn
+
+    files = _evidence_files()
+    run_id = new_run(db)
+    for n in (1, 2, 3):
+        add_violation(db, run_id, n, files=files)
+    add_user(db, "rita", auth.HASHER.hash(PASSWORD), "reviewer")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(create_app(db, secret_key=SECRET), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("TRAFFICCAM_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _loaded_images(page) -> list[int]:  # type: ignore[no-untyped-def]
+    page.wait_for_function("[...document.images].every(i => i.complete)", timeout=10_000)
+    return page.eval_on_selector_all("img[src^='/evidence/']", "els => els.map(e => e.naturalWidth)")
+
+
+def test_review_in_a_real_browser(browser, server, db, shots):
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(server + "/queue")
+    assert "/login" in page.url
+    page.screenshot(path=str(shots / "login.png"))
+    page.fill("input[name=name]", "rita")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/queue")
+    assert "3 pending violations" in page.inner_text("h1")
+    widths = _loaded_images(page)
+    assert len(widths) == 3 and all(w > 0 for w in widths), widths
+    page.screenshot(path=str(shots / "queue.png"))
+
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/violations/*")
+    first = page.url.rsplit("/", 1)[-1]
+    widths = _loaded_images(page)
+    assert len(widths) == 4 and all(w > 0 for w in widths), widths  # before, during, after, vehicle
+    page.wait_for_function("document.querySelector('video').readyState >= 2", timeout=15_000)
+    assert page.evaluate("document.querySelector('video').videoWidth") == 640
+    page.screenshot(path=str(shots / "violation.png"))
+
+    page.keyboard.press("c")  # confirm
+    page.wait_for_url(lambda url: first not in url and "/violations/" in url)
+    assert "Confirmed" in page.inner_text(".flash.ok")
+    assert all(w > 0 for w in _loaded_images(page))
+    page.screenshot(path=str(shots / "after_confirm.png"))
+    assert reviews_of(db, first)[-1].decision.value == "confirm"
+
+    second = page.url.rsplit("/", 1)[-1]
+    page.keyboard.press("r")  # no reason chosen yet: asks for one, submits nothing
+    assert page.url.endswith(second) and page.is_visible("fieldset.reasons.ask")
+    page.keyboard.press("2")
+    page.keyboard.press("r")
+    page.wait_for_url(lambda url: second not in url)
+    assert reviews_of(db, second)[-1].reason == "signal_misread"
+    page.close()
+
+
+def test_traversal_over_a_real_socket(server, db):
+    """A raw request line with ``..`` and ``%2e%2e``, as curl --path-as-is would send it."""
+    import httpx
+
+    host, port = server.removeprefix("http://").split(":")
+    with httpx.Client(base_url=server) as c:
+        token = c.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+        c.post("/login", data={"name": "rita", "password": PASSWORD, "csrf_token": token})
+        cookie = "; ".join(f"{k}={v}" for k, v in c.cookies.items())
+    for path in ("/evidence/../../../../etc/passwd", "/evidence/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+                 "/evidence/..%2f..%2f..%2fetc%2fpasswd", "/static/../app.py"):  # fmt: skip
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n".encode())
+            reply = b""
+            while chunk := s.recv(65536):
+                reply += chunk
+        status = reply.split(b" ", 2)[1]
+        assert status in (b"404", b"400"), (path, reply[:200])
+        assert b"root:" not in reply and b"import " not in reply
+
+
+def test_serve_command_starts_the_app(tmp_path):
+    """`trafficcam serve` as a process: it answers, keeps its secret private, stops on SIGTERM."""
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.conftest import REPO
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = tmp_path / "data"
+    code = "import sys, typer; from review.cli import register; app = typer.Typer(); register(app); app()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "serve", "--port", str(port), "--data-dir", str(data)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline, status = time.monotonic() + 60, None
+        while time.monotonic() < deadline and status is None:
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert status == 200
+        assert (data / "review-secret.key").stat().st_mode & 0o777 == 0o600
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert "no users yet" in err and f"http://127.0.0.1:{port}/" in out
+    assert "Traceback" not in err
