@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from detector.hashing import sha256_file
 
 DEFAULT_WEIGHTS = "yolov8n.pt"
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -49,14 +50,7 @@ class ResolvedWeights:
         return self.entry.imgsz if self.entry else None
 
     def sha256(self) -> str | None:
-        p = Path(self.path)
-        if not p.is_file():
-            return None
-        h = hashlib.sha256()
-        with p.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
+        return sha256_file(self.path) if Path(self.path).is_file() else None
 
 
 def models_dir() -> Path:

@@ -9,7 +9,6 @@ folder is complete (see `EvidenceRecorder.poll`).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -24,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from detector.hashing import sha256_file
 from detector.types import Box, Colour, Observation, Track
 from pipeline import draw
 from pipeline.errors import StorageError
@@ -314,10 +314,3 @@ def _fsync_dir(folder: Path) -> None:
             with p.open("rb") as f:
                 os.fsync(f.fileno())
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

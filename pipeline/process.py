@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from detector.hashing import sha256_file
 from detector.weights import ResolvedWeights, resolve
 from detector.yolo import YoloDetector
 from pipeline import __version__
@@ -73,14 +74,6 @@ class ProcessResult:
 ProgressFn = Callable[[int, int | None], None]
 
 
-def sha256_path(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _fit_scene(scene: Scene, width: int, height: int, warnings: list[str]) -> Scene:
     fw, fh = scene.frame_size
     if (fw, fh) == (width, height):
@@ -125,7 +118,7 @@ def process_video(
     detector, weights = _load_detector(settings)
     # a downloaded asset (yolov8n.pt) is identified by its name
     model_sha = weights.sha256() or hashlib.sha256(f"asset:{weights.path}".encode()).hexdigest()
-    video_sha = sha256_path(source.path)
+    video_sha = sha256_file(source.path)
     settings_json = json.dumps(
         {**asdict(settings), "weights": weights.name, "model_sha256": model_sha, "imgsz": detector.imgsz,
          "scene_sha256": scene_hash(scene), "rules": sorted(r.name for r in rules)},

@@ -6,7 +6,6 @@ Each finding names the row or file and says what changed, so an auditor can go s
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from detector.hashing import sha256_file
 from pipeline.store.db import Database
 from pipeline.store.models import EvidenceRow, ReviewRow, ViolationRow
 from pipeline.store.records import EvidenceKind, ReviewDecision, ViolationStatus
@@ -204,11 +204,3 @@ def check_evidence_file(root: Path, relative: str, sha256: str, size: int) -> st
         return f"file altered: SHA-256 is {_short(actual)}, recorded {_short(sha256)} ({now} bytes, recorded {size})"
     return None
 
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
