@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from detector.types import Box, Colour, LightState, Track
+from detector.types import Box, Colour, LightState, Observation, Track
 from pipeline.scene import Scene
 
 VEHICLES = frozenset({"car", "motorcycle", "bus", "truck", "bicycle"})
@@ -28,6 +28,17 @@ class Violation:
     signal_colour: Colour | None = None
     seconds_into_colour: float | None = None
     details: dict[str, float | str] = field(default_factory=dict)
+
+    @classmethod
+    def at(
+        cls, rule: str, where: str, track: Track, observation: Observation, **extra: object
+    ) -> Violation:
+        """The violation of `track` at one of its observations (frame, time, box, confidence)."""
+        return cls(
+            rule=rule, where=where, track_id=track.track_id, label=track.label,
+            frame_index=observation.frame_index, timestamp=observation.timestamp, box=observation.box,
+            confidence=observation.confidence, **extra,  # type: ignore[arg-type]
+        )  # fmt: skip
 
     @property
     def key(self) -> tuple[int, str, str]:

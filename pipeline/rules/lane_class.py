@@ -50,14 +50,7 @@ class LaneClassRule:
 
     def _violation(self, track: Track, lane: Lane, first: int, last: int) -> Violation:
         o = track.observations[first]
-        return Violation(
-            rule=self.name,
-            where=lane.id,
-            track_id=track.track_id,
-            label=track.label,
-            frame_index=o.frame_index,
-            timestamp=o.timestamp,
-            box=o.box,
-            confidence=o.confidence,
+        return Violation.at(
+            self.name, lane.id, track, o,
             details={"confirmed_frame": track.observations[last].frame_index, "allowed": ", ".join(lane.allowed or [])},
         )

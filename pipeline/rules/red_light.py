@@ -62,15 +62,8 @@ class RedLightRule:
                 continue
             if _past_line_at(obs, depth, state.since):
                 continue
-            return Violation(
-                rule=self.name,
-                where=line.id,
-                track_id=track.track_id,
-                label=track.label,
-                frame_index=crossing.frame_index,
-                timestamp=crossing.timestamp,
-                box=crossing.box,
-                confidence=crossing.confidence,
+            return Violation.at(
+                self.name, line.id, track, crossing,
                 signal_id=line.signal,
                 signal_colour=state.colour,
                 seconds_into_colour=round(seconds_in, 3),

@@ -76,14 +76,7 @@ class SolidLineRule:
 
     def _violation(self, track: Track, line: SolidLine, far: int, near: int) -> Violation:
         o = track.observations[far]
-        return Violation(
-            rule=self.name,
-            where=line.id,
-            track_id=track.track_id,
-            label=track.label,
-            frame_index=o.frame_index,
-            timestamp=o.timestamp,
-            box=o.box,
-            confidence=o.confidence,
+        return Violation.at(
+            self.name, line.id, track, o,
             details={"prev_frame": track.observations[near].frame_index},
         )

@@ -76,15 +76,8 @@ class WrongWayRule:
         obs = track.observations
         middle = (obs[first].timestamp + obs[last].timestamp) / 2
         o = min(obs[first : last + 1], key=lambda o: abs(o.timestamp - middle))
-        return Violation(
-            rule=self.name,
-            where=lane.id,
-            track_id=track.track_id,
-            label=track.label,
-            frame_index=o.frame_index,
-            timestamp=o.timestamp,
-            box=o.box,
-            confidence=o.confidence,
+        return Violation.at(
+            self.name, lane.id, track, o,
             details={"first_frame": obs[first].frame_index, "confirmed_frame": obs[last].frame_index,
                      "cosine": round(cos, 3)},
         )
