@@ -83,7 +83,7 @@ def render(rows: list[dict], args: argparse.Namespace, done: dict | None) -> str
     ]
     for r in rows:
         lines.append(
-            f"| {r['minute']:.0f} | {r['rss_mb']:.1f} | {r['frames_read']} | {r['frames_analysed']} | "
+            f"| {r['minute']:.1f} | {r['rss_mb']:.1f} | {r['frames_read']} | {r['frames_analysed']} | "
             f"{r['frames_dropped']} | {r['violations']} | {r['run_id']} |"
         )
     if rows:
@@ -168,7 +168,7 @@ def main() -> None:
         stop_s = time.monotonic() - t_stop
     done = {
         "exit_code": code, "stop_s": stop_s, "violations_db": _count_violations(data),
-        "evidence_dirs": sum(1 for d in (data / "evidence").glob("*/*/*") if d.is_dir() and not d.name.endswith(".partial")),
+        "evidence_dirs": sum(1 for d in (data / "evidence").glob("*/*/*") if not d.name.endswith(".partial")),
         "partial_dirs": sum(1 for _ in (data / "evidence").glob("*/*/*.partial")),
     }  # fmt: skip
     replace_section(args.out, TITLE, render(rows, args, done))

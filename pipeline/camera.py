@@ -63,6 +63,9 @@ class CameraPipeline:
         occurred_at: wall-clock time of a frame timestamp (files: run start + seconds; streams: the
             timestamp itself).
         on_stored: called with each violation once it is stored with its evidence.
+        keep_reported: keep every stored violation in `reported` (a file run reports them at the
+            end); a daemon running for days passes False and listens to `on_stored` instead.
+        stream: timestamps are wall-clock seconds (the evidence data bar shows no video time).
     """
 
     def __init__(
@@ -80,17 +83,19 @@ class CameraPipeline:
         pre_s: float = 3.0,
         post_s: float = 3.0,
         on_stored: Callable[[Reported], None] | None = None,
+        keep_reported: bool = True,
+        stream: bool = False,
     ):
         self.scene, self.detector, self.db, self.run_id = scene, detector, db, run_id
         self.dedup_key, self.occurred_at, self.post_s = dedup_key, occurred_at, post_s
-        self.on_stored = on_stored
+        self.on_stored, self.keep_reported = on_stored, keep_reported
         self.board = SignalBoard([s.id for s in scene.signals])
         self.reader = SignalReader([(s.id, s.box) for s in scene.signals])
         self.tracks = TrackStore(max_age_s=max(5.0, pre_s + post_s))
         self.engine = RuleEngine(rules)
         self.recorder = EvidenceRecorder(
             data_dir, scene, fps, pre_s=pre_s, post_s=post_s, signal_colour_at=self.colour_at,
-            track_lookup=self.tracks.get,
+            track_lookup=self.tracks.get, stream=stream,
         )  # fmt: skip
         self.reported: list[Reported] = []
         self.stats = CameraStats()
@@ -164,11 +169,13 @@ class CameraPipeline:
         self.recorder.start(job)
 
     def _store(self, done: list[tuple[EvidenceJob, list[WrittenFile] | Exception]]) -> None:
+        """Record every complete package; then raise the first storage failure, if any."""
+        failure: StorageError | None = None
         for job, files in done:
             if isinstance(files, Exception):
                 self.stats.evidence_failures += 1
-                if isinstance(files, StorageError):
-                    raise files
+                if isinstance(files, StorageError) and failure is None:
+                    failure = files
                 continue
             t = time.perf_counter()
             evidence = [EvidenceFile(f.kind, f.path, f.sha256, f.bytes, f.mime) for f in files]
@@ -180,8 +187,11 @@ class CameraPipeline:
             self.stats.stage_s["database"] += time.perf_counter() - t
             evidence_paths = {k: ref.path for k, ref in record.evidence.items()}
             self._reported(Reported(job.violation, record.public_id, evidence_paths, created))
+        if failure is not None:
+            raise failure
 
     def _reported(self, reported: Reported) -> None:
-        self.reported.append(reported)
+        if self.keep_reported:
+            self.reported.append(reported)
         if self.on_stored is not None:
             self.on_stored(reported)

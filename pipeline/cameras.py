@@ -12,11 +12,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipeline.errors import SceneError
-from pipeline.scene import Ident, Scene, _format, _line_index, _line_of, _pydantic_message, load_scene, scene_hash
+from pipeline.errors import CamerasError, SceneError
+from pipeline.scene import (
+    Ident,
+    Scene,
+    _format,
+    _line_of,
+    _pydantic_message,
+    load_scene,
+    read_yaml_with_lines,
+    scene_hash,
+)
 from pipeline.streams import describe_source, is_file_source
 
 DEFAULT_MIN_FPS = 2.0
@@ -25,10 +33,6 @@ under a second, and the red-light rule needs it seen on both sides."""
 
 
 Problems = list[tuple[tuple[Any, ...], str]]
-
-
-class CamerasError(SceneError):
-    """A cameras file that cannot be used; `errors` lists every problem found (exit 2)."""
 
 
 class CameraConfig(BaseModel):
@@ -93,22 +97,8 @@ def load_cameras(path: str | Path) -> CamerasConfig:
     Raises:
         CamerasError: listing every problem, each with its line.
     """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CamerasError(str(p), ["file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CamerasError(str(p), [f"cannot read file: {exc}"]) from None
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "line ?"
-        raise CamerasError(str(p), [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
-    lines = _line_index(node) if node is not None else {}
-    return parse_cameras(data, p, lines)
+    data, lines = read_yaml_with_lines(path, CamerasError)
+    return parse_cameras(data, Path(path), lines)
 
 
 def parse_cameras(data: Any, path: Path, lines: dict[tuple[Any, ...], int] | None = None) -> CamerasConfig:

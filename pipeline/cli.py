@@ -192,9 +192,11 @@ def eval_clips(
         raise _fail(exc) from None
 
 
+from pipeline.daemon_cli import register as _register_daemon  # noqa: E402
 from review.cli import register as _register_review  # noqa: E402
 
 _register_review(app)
+_register_daemon(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

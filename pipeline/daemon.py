@@ -1,10 +1,8 @@
 """`trafficcam watch`: one worker per camera, one stop event, reload on SIGHUP.
 
-Start-up reads as a list of `start_*` calls (`Daemon.run`). Each `CameraWorker` owns a
-`StreamSource` (its reader thread reconnects forever), a detector, and one `CameraPipeline` per
-stream session (a connection: a fresh run row, fresh tracks and signal state, because the
-light may have changed while the stream was down). Workers evaluate once a second whether
-their camera is enforcing and write changes to the coverage ledger.
+Start-up reads as a list of `start_*` calls (`Daemon.run`). Each camera gets a
+`CameraWorker` (`pipeline/worker.py`); the daemon supervises them, reloads cameras.yaml,
+checks free disk space, runs retention and serves /health and /metrics.
 
 SIGTERM / SIGINT set the stop event: workers stop reading, flush their pipelines (evidence of
 violations already seen is written and recorded), finish their run rows and end; the process
@@ -15,52 +13,26 @@ folder is complete, so even a hard kill leaves no record pointing at missing fil
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import shutil
 import signal
 import threading
 import time
-from collections import Counter, deque
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from detector.types import Colour
-from detector.weights import ResolvedWeights, WeightsError, resolve
-from detector.yolo import YoloDetector
-from pipeline import __version__
-from pipeline.camera import CameraPipeline, Reported
+from detector.weights import WeightsError, resolve
 from pipeline.cameras import Camera, CamerasError, load_cameras
-from pipeline.errors import ModelError, StorageError, TrafficcamError
-from pipeline.health import CameraHealth, DaemonHealth, HealthServer, Metrics
-from pipeline.process import _fit_scene
+from pipeline.errors import ModelError, TrafficcamError
+from pipeline.health import DaemonHealth, HealthServer, Metrics
 from pipeline.retention import RetentionPolicy, apply_retention
-from pipeline.rules import build_rules
-from pipeline.scene import scene_hash
-from pipeline.source import Frame
-from pipeline.store import repository as repo
-from pipeline.store.coverage import (
-    CoverageReason,
-    close_coverage,
-    close_stale_coverage,
-    record_coverage,
-    touch_coverage,
-)
-from pipeline.store.db import Database, open_database
-from pipeline.streams import Backoff, SessionEnded, SessionStarted, StreamSource, describe_source
+from pipeline.store.db import open_database
+from pipeline.streams import describe_source
+from pipeline.worker import TICK_S, CameraWorker, WorkerContext
 
 log = logging.getLogger(__name__)
-
-TICK_S = 1.0
-HOLD_S = 3.0
-"""A camera's state must hold this long before the ledger records the change (no flapping)."""
-WARMUP_S = 3.0
-FPS_WINDOW_S = 10.0
-TOUCH_EVERY_S = 30.0
-STALE_FRAME_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -120,284 +92,6 @@ class DiskGuard:
         self.paused = True
 
 
-@dataclass
-class WorkerContext:
-    """What every camera worker shares."""
-
-    db: Database
-    data_dir: Path
-    settings: WatchSettings
-    weights: ResolvedWeights
-    model_sha256: str
-    metrics: Metrics
-    disk: DiskGuard
-    stop: threading.Event
-
-
-@dataclass
-class _Session:
-    pipeline: CameraPipeline
-    run_id: int
-    started: float
-    dropped_at_start: int
-    last_analysed: float = float("-inf")
-
-
-class CameraWorker:
-    """Reads one camera, runs its pipeline, keeps its coverage ledger; restarts nothing itself."""
-
-    def __init__(self, camera: Camera, ctx: WorkerContext):
-        self.camera, self.ctx = camera, ctx
-        s = ctx.settings
-        cfg = camera.config
-        self.source = StreamSource(
-            cfg.source, cfg.id, loop=cfg.loop, queue_frames=s.queue_frames, base_dir=camera.base_dir,
-            backoff=Backoff(initial_s=s.backoff_initial_s, max_s=s.backoff_max_s),
-        )  # fmt: skip
-        self.retire = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"camera:{cfg.id}", daemon=True)
-        self.session: _Session | None = None
-        self.state: CoverageReason | None = None
-        self._pending: tuple[CoverageReason, float] | None = None
-        self._last_tick = self._last_touch = 0.0
-        self._analysed_at: deque[float] = deque(maxlen=1024)
-        self.frames_analysed = 0
-        self.violations: Counter[str] = Counter()
-        self.error: str | None = None
-        self.detector: YoloDetector | None = None
-
-    @property
-    def id(self) -> str:
-        return self.camera.id
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.retire.set()
-
-    def join(self, timeout: float) -> bool:
-        self.thread.join(timeout)
-        return not self.thread.is_alive()
-
-    def _stopping(self) -> bool:
-        return self.ctx.stop.is_set() or self.retire.is_set()
-
-    # -- the worker thread ---------------------------------------------------------------
-
-    def _run(self) -> None:
-        db = self.ctx.db
-        try:
-            closed = close_stale_coverage(db, self.id)
-            if closed:
-                log.info("camera %s: closed %d coverage period(s) left open by an earlier daemon", self.id, closed)
-            s = self.ctx.settings
-            self.detector = YoloDetector(self.ctx.weights, imgsz=s.imgsz, conf=s.conf)
-            self.source.start()
-            while not self._stopping():
-                for item in self._next_items():
-                    if isinstance(item, SessionStarted):
-                        self._begin(item)
-                    elif isinstance(item, SessionEnded):
-                        self._end(item.reason)
-                    else:
-                        frame, newest = item
-                        self._frame(frame, newest)
-                self._tick()
-                if self.source.finished.is_set() and not len(self.source.queue):
-                    log.info("camera %s: file source ended", self.id)
-                    break
-        except Exception as exc:  # the supervisor restarts a worker that died
-            self.error = f"{type(exc).__name__}: {exc}"
-            log.exception("camera %s: worker failed", self.id)
-        finally:
-            self.source.stop(timeout=0)  # a read blocked in FFmpeg ends by its own timeout; nobody waits
-            self._end("stopped")
-            try:
-                close_coverage(db, self.id, datetime.now(UTC))
-            except StorageError as exc:
-                log.error("camera %s: could not close its coverage period: %s", self.id, exc)
-            if self.detector is not None:
-                self.detector.close()
-
-    def _begin(self, started: SessionStarted) -> None:
-        self._end("superseded")
-        cfg, s = self.camera.config, self.ctx.settings
-        scene = _fit_scene(self.camera.scene, started.width, started.height, [])
-        rules = build_rules(scene)
-        settings_json = json.dumps(
-            {"camera": cfg.model_dump(), "weights": self.ctx.weights.name, "model_sha256": self.ctx.model_sha256,
-             "imgsz": self.detector.imgsz if self.detector else s.imgsz, "conf": s.conf, "pre_s": s.pre_s,
-             "post_s": s.post_s, "scene_sha256": scene_hash(scene), "rules": sorted(r.name for r in rules),
-             "stream_fps": started.fps, "frame_size": [started.width, started.height]},
-            sort_keys=True, default=str,
-        )  # fmt: skip
-        settings_hash = hashlib.sha256(settings_json.encode()).hexdigest()
-        run_id = repo.start_run(
-            self.ctx.db, camera_id=cfg.id, source=describe_source(self.source.source), model_name=self.ctx.weights.name,
-            model_sha256=self.ctx.model_sha256, scene_sha256=scene_hash(scene), settings_json=settings_json,
-            settings_hash=settings_hash, software_version=__version__,
-            started_at=datetime.fromtimestamp(started.at, UTC),
-        )  # fmt: skip
-        assert self.detector is not None
-        self.detector.reset()  # tracks of the last connection mean nothing now
-
-        def dedup_key(v) -> str:  # type: ignore[no-untyped-def]
-            identity = f"stream|{cfg.id}|{run_id}|{v.rule}|{v.where}|{v.track_id}|{v.frame_index}"
-            return hashlib.sha256(identity.encode()).hexdigest()
-
-        pipeline = CameraPipeline(
-            scene, rules, self.detector, self.ctx.db, self.ctx.data_dir, started.fps, run_id,
-            dedup_key=dedup_key, occurred_at=lambda t: datetime.fromtimestamp(t, UTC),
-            pre_s=s.pre_s, post_s=s.post_s, on_stored=self._stored,
-        )  # fmt: skip
-        self.session = _Session(pipeline, run_id, time.time(), self.source.frames_dropped)
-        log.info("camera %s: run %d started (%dx%d at %.1f fps)", cfg.id, run_id, started.width, started.height,
-                 started.fps)  # fmt: skip
-
-    def _end(self, reason: str) -> None:
-        session, self.session = self.session, None
-        if session is None:
-            return
-        p = session.pipeline
-        try:
-            p.flush()  # evidence of the violations already seen, with the frames there are
-        except Exception as exc:
-            log.error("camera %s: evidence at the end of run %d failed: %s", self.id, session.run_id, exc)
-        status = "finished" if reason in ("stopped", "end of file") else "interrupted"
-        try:
-            repo.finish_run(
-                self.ctx.db, session.run_id, status, frames_read=p.stats.frames_read,
-                frames_analysed=p.stats.frames_analysed,
-                frames_dropped=self.source.frames_dropped - session.dropped_at_start,
-            )  # fmt: skip
-        except (StorageError, LookupError) as exc:
-            log.error("camera %s: could not finish run %d: %s", self.id, session.run_id, exc)
-
-    def _next_items(self) -> list[SessionStarted | SessionEnded | tuple[Frame, bool]]:
-        """What the reader queued, frames paired with whether each is the newest of its run.
-
-        Only the newest frame of a backlog may go to the detector; the older ones still feed the
-        evidence ring buffer and the signal reader, which cost little, so clips keep every frame."""
-        first = self.source.get(timeout=0.25)
-        if first is None:
-            return []
-        items: list[SessionStarted | SessionEnded | Frame] = [first]
-        while len(items) < self.source.queue.max_frames + 2:
-            more = self.source.get(timeout=0)
-            if more is None:
-                break
-            items.append(more)
-        out: list[SessionStarted | SessionEnded | tuple[Frame, bool]] = []
-        for i, item in enumerate(items):
-            if isinstance(item, Frame):
-                newest = i + 1 == len(items) or not isinstance(items[i + 1], Frame)
-                out.append((item, newest))
-            else:
-                out.append(item)
-        return out
-
-    def _frame(self, frame: Frame, newest: bool = True) -> None:
-        session = self.session
-        if session is None:
-            return
-        afps = self.camera.config.analysis_fps
-        due = newest and (afps is None or frame.timestamp - session.last_analysed >= 0.95 / afps)
-        analyse = due and not self.ctx.disk.paused  # no detection when evidence cannot be written
-        pipeline = session.pipeline
-        try:
-            pipeline.on_frame(replace(frame, analyse=analyse) if not analyse else frame)
-        except StorageError as exc:
-            self.ctx.disk.storage_failed(exc)
-            self.ctx.metrics.evidence_skipped.labels(self.id).inc()
-        finally:
-            pipeline.reported.clear()  # stored is stored: a run of days must not keep them all
-        if analyse:
-            session.last_analysed = frame.timestamp
-            self.frames_analysed += 1
-            self._analysed_at.append(time.monotonic())
-            self.ctx.metrics.detector_latency.labels(self.id).observe(pipeline.stats.detector_latency_s)
-
-    def _stored(self, reported: Reported) -> None:
-        if reported.new:
-            self.violations[reported.violation.rule] += 1
-            self.ctx.metrics.violations.labels(self.id, reported.violation.rule).inc()
-            log.info("camera %s: %s at %s, track %d -> %s", self.id, reported.violation.rule,
-                     reported.violation.where, reported.violation.track_id, reported.public_id)  # fmt: skip
-
-    # -- coverage ----------------------------------------------------------------------------
-
-    def analysed_fps(self) -> float:
-        now = time.monotonic()
-        started = self.session.started if self.session else time.time()
-        window = min(FPS_WINDOW_S, max(1e-3, time.time() - started))
-        return sum(1 for t in self._analysed_at if now - t <= window) / window
-
-    def evaluate(self) -> tuple[CoverageReason, str | None]:
-        """Is this camera enforcing now, and if not, why."""
-        now = time.time()
-        stats = self.source.stats
-        if self.session is None and stats.sessions == 0 and stats.last_error is None:
-            return CoverageReason.STARTING, "connecting"
-        if self.session is None or not stats.connected:
-            return CoverageReason.STREAM_DOWN, stats.last_error
-        if stats.last_frame_at is None or now - stats.last_frame_at > STALE_FRAME_S:
-            return CoverageReason.STREAM_DOWN, "no frames"
-        if self.ctx.disk.paused:
-            return CoverageReason.EVIDENCE_PAUSED, f"{self.ctx.disk.free_mb or 0:.0f} MB free"
-        if now - self.session.started < WARMUP_S:
-            return CoverageReason.STARTING, None
-        scene = self.session.pipeline.scene
-        if scene.rules.red_light.enabled and scene.stop_lines:
-            states = self.session.pipeline.signal_states
-            unread = sorted(
-                {sl.signal for sl in scene.stop_lines if states.get(sl.signal, Colour.UNKNOWN) is Colour.UNKNOWN}
-            )
-            if unread:
-                return CoverageReason.SIGNAL_UNREADABLE, "signal " + ", ".join(unread)
-        fps, floor = self.analysed_fps(), self.camera.config.min_fps
-        if fps < floor:
-            return CoverageReason.FPS_BELOW_FLOOR, f"{fps:.1f} fps analysed, floor {floor:g}"
-        return CoverageReason.ENFORCING, None
-
-    def _tick(self) -> None:
-        now = time.time()
-        if now - self._last_tick < TICK_S:
-            return
-        self._last_tick = now
-        reason, detail = self.evaluate()
-        if self._pending is None or self._pending[0] != reason:
-            self._pending = (reason, now)
-        since = self._pending[1]
-        db, at = self.ctx.db, datetime.fromtimestamp(since, UTC)
-        try:
-            if reason != self.state and (self.state is None or now - since >= HOLD_S):
-                record_coverage(db, self.id, reason, at, detail)
-                if reason is CoverageReason.ENFORCING or self.state in (None, CoverageReason.ENFORCING):
-                    level = logging.INFO if reason is CoverageReason.ENFORCING else logging.WARNING
-                    log.log(level, "camera %s: %s%s", self.id, reason.value.replace("_", " "),
-                            f" ({detail})" if detail else "")  # fmt: skip
-                self.state, self._last_touch = reason, now
-            elif now - self._last_touch >= TOUCH_EVERY_S:
-                touch_coverage(db, self.id, datetime.now(UTC))
-                self._last_touch = now
-        except StorageError as exc:
-            log.error("camera %s: coverage ledger not written: %s", self.id, exc)
-
-    def health(self) -> CameraHealth:
-        stats = self.source.stats
-        age = None if stats.last_frame_at is None else max(0.0, time.time() - stats.last_frame_at)
-        reason = self.state or CoverageReason.STARTING
-        return CameraHealth(
-            id=self.id, source=describe_source(self.source.source), connected=stats.connected,
-            enforcing=reason is CoverageReason.ENFORCING, reason=reason.value, last_frame_age_s=age,
-            analysed_fps=round(self.analysed_fps(), 2), reconnects=stats.reconnects, frames_read=stats.frames_read,
-            frames_analysed=self.frames_analysed, frames_dropped=self.source.frames_dropped,
-            violations=dict(self.violations), last_error=self.error or stats.last_error,
-            run_id=self.session.run_id if self.session else None,
-        )  # fmt: skip
-
-
 class Daemon:
     """The `watch` process: database, detector weights, HTTP, camera workers, signals."""
 
@@ -418,6 +112,7 @@ class Daemon:
         self.disk = DiskGuard(self.data_dir, settings.min_free_mb)
         self._retention_thread: threading.Thread | None = None
         self._last_retention = float("-inf")
+        self._restarts: dict[str, tuple[int, float]] = {}
 
     # -- start-up ----------------------------------------------------------------------------
 
@@ -425,12 +120,12 @@ class Daemon:
         """Start everything, wait for the stop event, stop cleanly; the process exit code."""
         config = self.start_config()
         self.start_database()
-        self.start_detector_weights()
-        self.start_http()
-        self.start_signal_handlers()
-        self.start_pid_file()
-        self.start_cameras(config.enabled)
         try:
+            self.start_detector_weights()
+            self.start_http()
+            self.start_signal_handlers()
+            self.start_pid_file()
+            self.start_cameras(config.enabled)
             self._supervise()
         finally:
             code = self.shutdown()
@@ -528,7 +223,13 @@ class Daemon:
                 continue
             if worker.source.finished.is_set():
                 continue  # a file without loop has ended; nothing to restart
-            log.error("camera %s: worker stopped (%s); restarting it", worker.id, worker.error or "no error")
+            restarts = self._restarts.get(worker.id, (0, 0.0))
+            if time.monotonic() < restarts[1]:
+                continue
+            delay = min(self.settings.backoff_max_s, 2.0 ** restarts[0])
+            self._restarts[worker.id] = (restarts[0] + 1, time.monotonic() + delay)
+            log.error("camera %s: worker stopped (%s); restarting it (next restart no sooner than %.0f s)",
+                      worker.id, worker.error or "no error", delay)  # fmt: skip
             self.start_camera(worker.camera)
 
     def reload(self) -> None:
@@ -598,7 +299,7 @@ class Daemon:
         workers = list(self.workers.values())
         for w in workers:
             w.stop()
-        late = [w.id for w in workers if not w.join(max(0.0, deadline - time.monotonic()))]
+        late = [w.id for w in workers if w.thread.ident and not w.join(max(0.0, deadline - time.monotonic()))]
         if self.http is not None:
             self.http.stop()
         for sig, old in self._old_handlers.items():
@@ -611,5 +312,6 @@ class Daemon:
                       ", ".join(late), self.settings.stop_timeout_s)  # fmt: skip
             return 1
         self.db.close()
-        log.warning("stopped cleanly")
+        if workers:
+            log.warning("stopped cleanly")
         return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +23,9 @@ CamerasArg = Annotated[Path, typer.Argument(help="cameras.yaml")]
 
 
 def register(app: typer.Typer) -> None:
-    """Add `watch` and the `cameras` group to `app`."""
+    """Add `watch` and the `cameras` group to `app` (once: a second call changes nothing)."""
+    if any(c.name == "watch" for c in app.registered_commands):
+        return
     cameras_app = typer.Typer(help="Check and reload the cameras a `watch` daemon reads.", no_args_is_help=True)
     app.command("watch")(watch)
     cameras_app.command("check")(cameras_check)
@@ -78,6 +80,10 @@ def watch(
         code = Daemon(cameras, settings, data_dir, db).run()
     except TrafficcamError as exc:
         raise _fail(exc) from None
+    if code != 0:
+        # a camera did not finish in time: do not wait for its threads at interpreter exit either
+        logging.shutdown()
+        os._exit(code)
     raise typer.Exit(code)
 
 
@@ -149,9 +155,7 @@ def cameras_coverage(
                 detail = f" ({period.detail})" if period.detail else ""
                 console.print(f"{camera} at {when.astimezone():%Y-%m-%d %H:%M:%S %Z}: {state}{detail}", highlight=False)
             return
-        since = datetime.now(UTC).replace(microsecond=0)
-        since = since.fromtimestamp(since.timestamp() - 86400, UTC)
-        for p in list_coverage(database, camera, since=since):
+        for p in list_coverage(database, camera, since=datetime.now(UTC) - timedelta(days=1)):
             end = "now" if p.ended_at is None else f"{p.ended_at.astimezone():%Y-%m-%d %H:%M:%S}"
             detail = f" ({p.detail})" if p.detail else ""
             console.print(f"{p.started_at.astimezone():%Y-%m-%d %H:%M:%S} .. {end}  {p.reason.value}{detail}",

@@ -20,6 +20,10 @@ class SceneError(TrafficcamError):
         super().__init__(f"{path}: {len(errors)} error(s)\n" + "\n".join(f"  {e}" for e in errors))
 
 
+class CamerasError(SceneError):
+    """A cameras file that cannot be used; `errors` lists every problem found (exit 2)."""
+
+
 class SourceError(TrafficcamError):
     """A video file or stream that cannot be read."""
 

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -78,6 +78,7 @@ class EvidenceRecorder:
         lookback_s: float = 4.0,
         signal_colour_at: Callable[[str, float], Colour] | None = None,
         track_lookup: Callable[[int], Track | None] | None = None,
+        stream: bool = False,
     ):
         self.data_dir = Path(data_dir)
         self.scene = scene
@@ -90,6 +91,7 @@ class EvidenceRecorder:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence")
         self._colour_at = signal_colour_at or (lambda sid, t: Colour.UNKNOWN)
         self._track_lookup = track_lookup or (lambda tid: None)
+        self.stream = stream  # timestamps are wall-clock seconds, not seconds into a video
 
     @property
     def pending(self) -> int:
@@ -202,7 +204,9 @@ class EvidenceRecorder:
             head = self.scene.signal(v.signal_id).box
             draw.signal_inset(out, image, head, colour_now.get(v.signal_id, Colour.UNKNOWN))
         offset = buffered.timestamp - v.timestamp
-        when = occurred_at.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+        frame_time = occurred_at + timedelta(seconds=offset)  # the time of this frame, not of the violation
+        local = frame_time.astimezone()
+        when = local.strftime("%Y-%m-%d %H:%M:%S.%f")[:-5] + local.strftime(" %Z")
         signal = (
             f"signal {v.signal_id}: {colour_now.get(v.signal_id, Colour.UNKNOWN).value} now;"
             f" {v.signal_colour.value if v.signal_colour else '?'} for {v.seconds_into_colour:.1f} s at the crossing"
@@ -211,7 +215,8 @@ class EvidenceRecorder:
         )
         lines = [
             f"camera {self.scene.camera}   {when}",
-            f"video t={buffered.timestamp:.1f} s, frame {buffered.index} ({offset:+.1f} s from the violation)",
+            ("" if self.stream else f"video t={buffered.timestamp:.1f} s, ")
+            + f"frame {buffered.index} ({offset:+.1f} s from the violation)",
             f"rule {v.rule} at {v.where}   track #{v.track_id} {v.label} (conf {v.confidence:.2f})",
             signal,
         ]

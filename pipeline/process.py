@@ -74,7 +74,7 @@ class ProcessResult:
 ProgressFn = Callable[[int, int | None], None]
 
 
-def _fit_scene(scene: Scene, width: int, height: int, warnings: list[str]) -> Scene:
+def fit_scene(scene: Scene, width: int, height: int, warnings: list[str]) -> Scene:
     fw, fh = scene.frame_size
     if (fw, fh) == (width, height):
         return scene
@@ -112,7 +112,7 @@ def process_video(
     scene = load_scene(scene_path)
     source = VideoFile(video, analysis_fps=settings.analysis_fps)
     warnings: list[str] = []
-    scene = _fit_scene(scene, source.width, source.height, warnings)
+    scene = fit_scene(scene, source.width, source.height, warnings)
     rules = build_rules(scene, settings.enable, settings.disable)
     db = open_database(db_url, data_dir)
     detector, weights = _load_detector(settings)

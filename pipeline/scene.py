@@ -288,23 +288,31 @@ def parse_scene(data: Any, path: str = "<scene>", lines: dict[tuple[Any, ...], i
     return scene
 
 
-def load_scene(path: str | Path) -> Scene:
-    """Read and validate a scene file."""
+def read_yaml_with_lines(
+    path: str | Path, error: type[SceneError] = SceneError
+) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """A YAML file's data and the line of every key path in it; unreadable files raise `error`."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SceneError(str(p), ["file not found"]) from None
+        raise error(str(p), ["file not found"]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SceneError(str(p), [f"cannot read file: {exc}"]) from None
+        raise error(str(p), [f"cannot read file: {exc}"]) from None
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "line ?"
-        raise SceneError(str(p), [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
-    return parse_scene(data, str(p), _line_index(node) if node is not None else {})
+        raise error(str(p), [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    return data, _line_index(node) if node is not None else {}
+
+
+def load_scene(path: str | Path) -> Scene:
+    """Read and validate a scene file."""
+    data, lines = read_yaml_with_lines(path)
+    return parse_scene(data, str(path), lines)
 
 
 def scene_hash(scene: Scene) -> str:

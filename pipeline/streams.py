@@ -277,7 +277,7 @@ class StreamSource:
                 t0, n = time.monotonic(), 0
                 ok, image = cap.read()
             if not ok or image is None:
-                return self._lost(session, "end of file" if paced else "no frame within the read timeout")
+                return self._lost(session, "end of file" if paced else "the stream stopped sending frames")
             now = time.time()
             if paced:  # a file plays at its own rate, as a camera would send it
                 n += 1
@@ -295,9 +295,9 @@ class StreamSource:
                 probe = []
                 continue
             self._emit(image, now)
+        self.stats.connected = False
         if session:
             self.queue.put(SessionEnded(session, "stopped", time.time()))
-            self.stats.connected = False
         return "stopped"
 
     def _begin(self, probe: list[tuple[np.ndarray, float]], nominal: float | None) -> int:
@@ -323,12 +323,12 @@ class StreamSource:
         self.stats.last_frame_at = timestamp
 
     def _lost(self, session: int, why: str) -> str:
+        self.stats.connected = False  # before the marker, so whoever reads the marker sees it
+        self.stats.last_error = why
         if session:
             self.queue.put(SessionEnded(session, why, time.time()))
             if why != "end of file":
                 log.warning("camera %s: stream lost (%s); reconnecting", self.name, why)
-        self.stats.connected = False
-        self.stats.last_error = why
         return why
 
 
