@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -103,7 +104,7 @@ def eval_class(name: str, overrides: Mapping[str, str | None] | None = None) -> 
 
 def read_label_file(path: Path, names: Mapping[int, str], width: int, height: int) -> list[LabelledBox]:
     """Boxes of one YOLO label file in pixels; polygon rows become their bounding box."""
-    out = []
+    out: list[LabelledBox] = []
     if not path.is_file():
         return out
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -238,16 +239,16 @@ def evaluate_detector(
     paths = list_images(images)
     root = images if images.is_dir() else paths[0].parent
     names = names or dataset_names(root.parent if root.name == "images" else root)
-    model = YOLO(weights, task="detect")
+    model: Any = YOLO(weights, task="detect")
     model_names = {int(k): eval_class(v, overrides) for k, v in model.names.items()}
     scores = DetectionScores(iou=iou, settings={"weights": str(weights), "imgsz": imgsz, "conf": conf})
     for path in paths:
-        result = model.predict(str(path), imgsz=imgsz, conf=conf, verbose=False)[0]
+        result: Any = model.predict(str(path), imgsz=imgsz, conf=conf, verbose=False)[0]
         h, w = result.orig_shape
         truths = read_label_file(label_path(path), names, w, h)
         preds = [
-            LabelledBox(model_names[int(c)], *map(float, xyxy), float(s))
-            for xyxy, c, s in zip(
+            LabelledBox(model_names[int(c)], float(x1), float(y1), float(x2), float(y2), float(s))
+            for (x1, y1, x2, y2), c, s in zip(
                 result.boxes.xyxy.tolist(), result.boxes.cls.tolist(), result.boxes.conf.tolist(), strict=True
             )
         ]

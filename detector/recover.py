@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,8 +49,8 @@ def read_quantised_weights(onnx_path: str | Path) -> tuple[dict[str, np.ndarray]
             continue
         module = name[: -len("." + _Q)]
         scale, zero = init.get(module + ".weight_scale"), init.get(module + ".weight_zero_point")
-        if scale is None or zero is None or np.ndim(scale) != 0:
-            raise RecoveryError(f"{module}: expected a per-tensor scale and zero point, got {np.shape(scale)}")
+        if scale is None or zero is None or scale.ndim != 0:
+            raise RecoveryError(f"{module}: expected a per-tensor scale and zero point, got scale {scale!r}")
         weights[module] = ((q.astype(np.float32) - np.float32(zero)) * np.float32(scale)).astype(np.float32)
         if module + ".bias" in init:
             biases[module] = init[module + ".bias"].astype(np.float32)
@@ -107,7 +108,8 @@ def recover_yolov8n(onnx_path: str | Path, cfg: str = "yolov8n.yaml"):  # type: 
     if missing:
         raise RecoveryError(f"weights in the ONNX file that the model has no place for: {sorted(missing)[:5]}")
     model.names = names
-    model.args = {"imgsz": int(meta.get("imgsz", "[320]").strip("[]").split(",")[0]), "task": "detect"}
+    imgsz = int(meta.get("imgsz", "[320]").strip("[]").split(",")[0])
+    model.args = {"imgsz": imgsz, "task": "detect"}  # type: ignore[assignment]
     model.pt_path = str(onnx_path)
     return model.float().eval()
 
@@ -138,7 +140,8 @@ def seed_head(model, names: Mapping[int, str]):  # type: ignore[no-untyped-def]
     src_names = {v: k for k, v in model.names.items()}
     target = DetectionModel(copy.deepcopy(model.yaml), nc=len(names), verbose=False)
     target.names = dict(names)
-    head_src, head_dst = model.model[-1], target.model[-1]
+    head_src: Any = model.model[-1]
+    head_dst: Any = target.model[-1]  # type: ignore[index]
     # The class branch's hidden width depends on nc; keep COCO's (as ultralytics' own transfer does).
     head_dst.cv3 = copy.deepcopy(head_src.cv3)
     for branch in head_dst.cv3:
@@ -158,7 +161,7 @@ def seed_head(model, names: Mapping[int, str]):  # type: ignore[no-untyped-def]
             for i, j in seeds.items():
                 d[-1].weight[i] = s[-1].weight[j]
                 d[-1].bias[i] = s[-1].bias[j]
-    target.args = dict(getattr(model, "args", {}))
+    target.args = dict(getattr(model, "args", {}))  # type: ignore[assignment]
     log.info("seeded head rows %s", {names[i]: model.names[j] for i, j in seeds.items()})
     return target.float().eval()
 

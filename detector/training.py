@@ -8,7 +8,6 @@ validation split, then a manifest entry with sha256, classes, training settings 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from detector.evaluate import DetectionScores, dataset_names, evaluate_detector, list_images
+from detector.hashing import sha256_file
 from detector.labels import normalise
 from detector.weights import ManifestEntry, models_dir, resolve
 
@@ -148,11 +148,7 @@ FORMATS = {
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 def class_map(names: Mapping[int, str]) -> dict[str, str | None]:

@@ -116,12 +116,17 @@ def models_list() -> None:
     except WeightsError as exc:
         raise _fail(exc) from None
     table = Table(title="Detector weights (models/manifest.yaml)")
-    for col in ("name", "file", "input", "present", "licence", "notes"):
+    for col in ("name", "file", "input", "present", "licence"):
         table.add_column(col, overflow="fold")
+
+    def short(text: str, n: int = 48) -> str:
+        first = text.split(". ")[0].split("; ")[0].strip()
+        return first if len(first) <= n else first[: n - 1] + "…"
+
     for e in entries:
         found = locate(e)
         present = f"[green]yes[/] {found}" if found else "[yellow]no[/]"
-        table.add_row(e.name, e.file, str(e.imgsz), present, e.licence, e.notes)
+        table.add_row(e.name, e.file, str(e.imgsz), present, short(e.licence))
     console.print(table)
     console.print("searched: " + ", ".join(str(d) for d in search_dirs()), highlight=False)
 
@@ -193,10 +198,14 @@ def eval_clips(
 
 
 from pipeline.daemon_cli import register as _register_daemon  # noqa: E402
+from pipeline.sample_cli import register as _register_sample  # noqa: E402
+from pipeline.train_cli import register as _register_training  # noqa: E402
 from review.cli import register as _register_review  # noqa: E402
 
 _register_review(app)
 _register_daemon(app)
+_register_training(app)
+_register_sample(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,6 +5,8 @@ and detector/evaluate.py. `register(app)` adds them to the main Typer app.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -90,6 +92,8 @@ def eval_detector_command(
     from detector.evaluate import EvaluationError, evaluate_detector
     from detector.weights import WeightsError, resolve
 
+    if as_json:  # ultralytics announces each model load on stdout; keep stdout pure JSON
+        logging.getLogger("ultralytics").setLevel(logging.ERROR)
     try:
         w = resolve(weights)
         size = imgsz or w.imgsz or 640
@@ -126,6 +130,7 @@ def register(app: typer.Typer) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover - until the lead wires register() into pipeline/cli.py
+    os.environ.setdefault("YOLO_VERBOSE", "False")
     _app = typer.Typer(no_args_is_help=True)
     register(_app)
     _app()
