@@ -15,10 +15,10 @@ if "--debug" not in sys.argv:
     os.environ.setdefault("YOLO_VERBOSE", "False")  # ultralytics' own banners and per-frame lines
 
 import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
 from rich.logging import RichHandler  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from pipeline.cli_common import DataDirOpt, DbOpt, _fail, console, err_console, state  # noqa: E402
 from pipeline.errors import SceneError, TrafficcamError  # noqa: E402
 
 app = typer.Typer(help="trafficcam: traffic-violation cameras with evidence for review.", no_args_is_help=True)
@@ -27,25 +27,13 @@ models_app = typer.Typer(help="Detector weights known to trafficcam.", no_args_i
 app.add_typer(scene_app, name="scene")
 app.add_typer(models_app, name="models")
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
-_state = {"debug": False}
-
-DataDirOpt = Annotated[
-    Path,
-    typer.Option("--data-dir", envvar="TRAFFICCAM_DATA_DIR", help="Where the database and evidence live."),
-]
-DbOpt = Annotated[
-    str | None,
-    typer.Option("--db", envvar="TRAFFICCAM_DATABASE_URL", help="Database URL (default: SQLite in the data dir)."),
-]
 
 
 @app.callback()
 def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
 ) -> None:
-    _state["debug"] = debug
+    state["debug"] = debug
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(message)s",
@@ -53,17 +41,6 @@ def main(
     )
     if not debug:
         logging.getLogger("ultralytics").setLevel(logging.ERROR)
-
-
-def _fail(exc: BaseException) -> typer.Exit:
-    if _state["debug"]:
-        raise exc
-    code = getattr(exc, "exit_code", 1)
-    first, *rest = str(exc).splitlines() or [type(exc).__name__]
-    err_console.print(f"[bold red]error:[/] {first}", highlight=False, markup=True)
-    for line in rest:
-        err_console.print(line, highlight=False, markup=False)
-    return typer.Exit(code)
 
 
 # -- scene ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli import DataDirOpt, DbOpt, _fail, console
+from pipeline.cli_common import DataDirOpt, DbOpt, _fail, console
 from pipeline.errors import TrafficcamError
 
 PID_FILE = "watch.pid"

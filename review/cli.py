@@ -246,4 +246,4 @@ def parse_since(raw: str | None) -> datetime | None:
 
 # The shared options and error handling of the main CLI. Imported last: pipeline.cli imports
 # this module to call `register`, and whichever of the two is imported first, both then load.
-from pipeline.cli import DataDirOpt, DbOpt, _fail, console, err_console  # noqa: E402
+from pipeline.cli_common import DataDirOpt, DbOpt, _fail, console, err_console  # noqa: E402

@@ -145,5 +145,5 @@ def _decide(
 
 
 # Imported last, like in review.cli: either module may be the first one imported.
-from pipeline.cli import DataDirOpt, DbOpt, _fail, console  # noqa: E402
+from pipeline.cli_common import DataDirOpt, DbOpt, _fail, console  # noqa: E402
 from review.cli import open_db, status_filter  # noqa: E402
