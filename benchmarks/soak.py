@@ -33,15 +33,6 @@ from benchmarks.report import replace_section  # noqa: E402
 
 TITLE = "Soak: `trafficcam watch` on a looped clip"
 CLIP = ("hanoi_ltk_hangbai/16h30.25.9.22.mp4", "hanoi_ltk_hangbai/scene.yaml")
-# `trafficcam watch` once pipeline/cli.py registers the daemon commands; this works either way
-LAUNCH = (
-    "import sys; from pipeline.cli import app\n"
-    "if not any(getattr(c, 'name', None) == 'watch' for c in app.registered_commands):\n"
-    "    from pipeline.daemon_cli import register; register(app)\n"
-    "sys.argv[0] = 'trafficcam'; app()\n"
-)
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -126,7 +117,7 @@ def main() -> None:
     cameras = data / "cameras.yaml"
     cameras.write_text(f"cameras:\n  - id: soak\n    source: {video}\n    scene: {scene}\n    loop: true\n")
     port = free_port()
-    cmd = [sys.executable, "-c", LAUNCH, "watch", "--cameras", str(cameras), "--data-dir", str(data),
+    cmd = [sys.executable, "-m", "pipeline.cli", "watch", "--cameras", str(cameras), "--data-dir", str(data),
            "--weights", args.weights, "--http", f"127.0.0.1:{port}", "--quiet"]  # fmt: skip
     log = (data / "watch.log").open("w")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)

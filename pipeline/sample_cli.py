@@ -140,7 +140,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(sample_app, name="sample")
 
 
-if __name__ == "__main__":  # pragma: no cover - until the lead wires register() into pipeline/cli.py
+if __name__ == "__main__":  # pragma: no cover - `python -m` runs these commands alone
     _app = typer.Typer(no_args_is_help=True)
     register(_app)
     _app()

@@ -129,7 +129,7 @@ def register(app: typer.Typer) -> None:
     app.command("eval-detector")(eval_detector_command)
 
 
-if __name__ == "__main__":  # pragma: no cover - until the lead wires register() into pipeline/cli.py
+if __name__ == "__main__":  # pragma: no cover - `python -m` runs these commands alone
     os.environ.setdefault("YOLO_VERBOSE", "False")
     _app = typer.Typer(no_args_is_help=True)
     register(_app)

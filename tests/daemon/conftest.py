@@ -19,15 +19,6 @@ HANOI = SHARED / "clips" / "hanoi_ltk_hangbai"
 HANOI_VIDEO = HANOI / "16h30.25.9.22.mp4"
 HANOI_SCENE = HANOI / "scene.yaml"
 
-# `trafficcam watch` whether or not pipeline/cli.py registers the daemon commands yet
-LAUNCH = (
-    "import sys; from pipeline.cli import app\n"
-    "if not any(getattr(c, 'name', None) == 'watch' for c in app.registered_commands):\n"
-    "    from pipeline.daemon_cli import register; register(app)\n"
-    "sys.argv[0] = 'trafficcam'; app()\n"
-)
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -148,6 +139,6 @@ def run_daemon(tmp_path) -> Iterator[Callable[..., ThreadedDaemon]]:
 def watch_process(cameras: Path, data: Path, http_port: int, *extra: str) -> subprocess.Popen[str]:
     """`trafficcam watch` as its own process, logging to a pipe."""
     env = {**os.environ, "YOLO_OFFLINE": "1", "COLUMNS": "250"}
-    cmd = [sys.executable, "-c", LAUNCH, "watch", "--cameras", str(cameras), "--data-dir", str(data),
+    cmd = [sys.executable, "-m", "pipeline.cli", "watch", "--cameras", str(cameras), "--data-dir", str(data),
            "--weights", str(COCO_WEIGHTS), "--http", f"127.0.0.1:{http_port}", *extra]  # fmt: skip
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
