@@ -175,12 +175,14 @@ def eval_clips(
 
 
 from pipeline.daemon_cli import register as _register_daemon  # noqa: E402
+from pipeline.db_cli import register as _register_db  # noqa: E402
 from pipeline.sample_cli import register as _register_sample  # noqa: E402
 from pipeline.train_cli import register as _register_training  # noqa: E402
 from review.cli import register as _register_review  # noqa: E402
 
 _register_review(app)
 _register_daemon(app)
+_register_db(app)
 _register_training(app)
 _register_sample(app)
 

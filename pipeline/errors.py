@@ -40,3 +40,11 @@ class StorageError(TrafficcamError):
     """The data directory or database cannot be written."""
 
     exit_code = 3
+
+
+class SchemaError(StorageError):
+    """The database's schema revision is not the one this code needs (older, newer, foreign)."""
+
+
+class LeaseLostError(StorageError):
+    """Another instance took over the camera this process was writing for."""

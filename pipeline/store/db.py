@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from pipeline.errors import StorageError
-from pipeline.store.models import Base
+from pipeline.store.schema import ensure_schema
 
 DB_FILENAME = "trafficcam.db"
 BUSY_TIMEOUT_S = 30
@@ -96,15 +96,19 @@ class Database:
         return f"Database({self.url!r}, data_dir={str(self.data_dir)!r})"
 
 
-def open_database(url: str | None, data_dir: Path) -> Database:
-    """Open (and create the tables of) the database, creating the data dir if needed.
+def open_database(url: str | None, data_dir: Path, *, check_schema: bool = True) -> Database:
+    """Open the database, creating the data dir if needed and the schema of an empty database.
 
     Args:
         url: SQLAlchemy URL (``postgresql+psycopg://...``, ``sqlite:///...``); None or empty
             means SQLite at ``<data_dir>/trafficcam.db``.
         data_dir: where evidence (and the default SQLite file) lives.
+        check_schema: run the migrations of an empty database and refuse one at another
+            revision (`pipeline.store.schema.ensure_schema`); False for ``trafficcam db``,
+            which inspects and upgrades.
 
     Raises:
+        SchemaError: the database is older or newer than this code (see its message).
         StorageError: the data dir is not writable, the URL is invalid, the driver is
             missing, the server cannot be reached or refuses the login.
     """
@@ -113,10 +117,16 @@ def open_database(url: str | None, data_dir: Path) -> Database:
     parsed = _parse_url(url, data_dir)
     engine = _create_engine(parsed)
     try:
-        Base.metadata.create_all(engine)
+        with engine.connect():
+            pass
+        if check_schema:
+            ensure_schema(engine, parsed.render_as_string(hide_password=True))
     except (DBAPIError, engine.dialect.loaded_dbapi.Error) as exc:
         engine.dispose()
         raise StorageError(explain_failure(exc, parsed)) from exc
+    except StorageError:
+        engine.dispose()
+        raise
     return Database(engine, data_dir)
 
 

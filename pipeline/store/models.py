@@ -271,3 +271,37 @@ class CoverageRow(Base):
     reason: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text)
     instance: Mapped[str] = mapped_column(String(200))
+
+
+class InstanceRow(Base):
+    """A running `trafficcam watch` process, alive while its `heartbeat_at` is recent.
+
+    The live instances share the cameras: each one's fair share follows from how many are live.
+    """
+
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int]
+    started_at: Mapped[UTCTime]
+    heartbeat_at: Mapped[UTCTime]
+    http: Mapped[str | None] = mapped_column(String(200))
+
+
+class CameraLeaseRow(Base):
+    """Which instance processes a camera, until `expires_at` unless it renews the lease.
+
+    One row per camera, so two instances can never both hold one. `generation` counts the
+    hand-overs: a writer that still carries an old generation has lost the camera.
+    """
+
+    __tablename__ = "camera_leases"
+    __table_args__ = (Index(None, "instance"),)
+
+    camera_id: Mapped[Ident] = mapped_column(primary_key=True)
+    instance: Mapped[str] = mapped_column(String(200))
+    generation: Mapped[int] = mapped_column(BigInteger, default=1)
+    acquired_at: Mapped[UTCTime]
+    renewed_at: Mapped[UTCTime]
+    expires_at: Mapped[UTCTime]
