@@ -4,6 +4,12 @@ Start-up reads as a list of `start_*` calls (`Daemon.run`). Each camera gets a
 `CameraWorker` (`pipeline/worker.py`); the daemon supervises them, reloads cameras.yaml,
 checks free disk space, runs retention and serves /health and /metrics.
 
+Several daemons may watch the same cameras.yaml against one PostgreSQL database: each camera
+is processed by exactly one of them, the one holding its lease (`pipeline/store/leases.py`).
+Every `heartbeat_s` the daemon renews its leases, counts the live instances, and takes free or
+expired cameras up to its fair share, or releases what it holds beyond it; a camera whose lease
+it lost (taken over after a stall) or could not renew in time is stopped at once.
+
 SIGTERM / SIGINT set the stop event: workers stop reading, flush their pipelines (evidence of
 violations already seen is written and recorded), finish their run rows and end; the process
 exits 0 when all did within `stop_timeout_s`. A record is stored only after its evidence
@@ -25,10 +31,12 @@ from types import FrameType
 
 from detector.weights import WeightsError, resolve
 from pipeline.cameras import Camera, CamerasError, load_cameras
-from pipeline.errors import ModelError, TrafficcamError
+from pipeline.errors import ModelError, StorageError, TrafficcamError
 from pipeline.health import DaemonHealth, HealthServer, Metrics
 from pipeline.retention import RetentionPolicy, apply_retention
+from pipeline.store import leases as lease_store
 from pipeline.store.db import open_database
+from pipeline.store.leases import Lease
 from pipeline.streams import describe_source
 from pipeline.worker import TICK_S, CameraWorker, WorkerContext
 
@@ -54,6 +62,9 @@ class WatchSettings:
     backoff_max_s: float = 60.0
     retention_every_s: float = 3600.0
     pid_file: Path | None = None
+    lease_ttl_s: float = 15.0
+    """A camera's lease lapses this long after its holder's last renewal; renewed every third of it.
+    A dead instance's cameras are taken over within about this plus one renewal period."""
 
 
 class DiskGuard:
@@ -113,6 +124,17 @@ class Daemon:
         self._retention_thread: threading.Thread | None = None
         self._last_retention = float("-inf")
         self._restarts: dict[str, tuple[int, float]] = {}
+        self.instance = lease_store.instance_id()
+        self.wanted: dict[str, Camera] = {}
+        """The enabled cameras of cameras.yaml, which the live instances share."""
+        self.leases: dict[str, Lease] = {}
+        self._lease_deadline: dict[str, float] = {}
+        """Monotonic time by which each lease must be renewed, or its camera is stopped."""
+        self.releasing: set[str] = set()
+        """Cameras whose worker is stopping so that their lease can be given up."""
+        self.live_instances = 1
+        self.share: int | None = None
+        self._last_balance = float("-inf")
 
     # -- start-up ----------------------------------------------------------------------------
 
@@ -181,15 +203,17 @@ class Daemon:
             path.write_text(f"{os.getpid()}\n")
 
     def start_cameras(self, cameras: list[Camera]) -> None:
-        for camera in cameras:
-            self.start_camera(camera)
+        """Share `cameras` with the other live instances: take this instance's share now."""
+        self.wanted = {c.id: c for c in cameras}
+        self.balance()
 
-    def start_camera(self, camera: Camera) -> None:
-        worker = CameraWorker(camera, self.context)
+    def start_camera(self, camera: Camera, lease: Lease) -> None:
+        worker = CameraWorker(camera, self.context, lease)
         with self._lock:
             self.workers[camera.id] = worker
         worker.start()
-        log.info("camera %s: watching %s", camera.id, describe_source(camera.config.source))
+        log.info("camera %s: watching %s (lease generation %d)", camera.id, describe_source(camera.config.source),
+                 lease.generation)  # fmt: skip
 
     # -- running -----------------------------------------------------------------------------
 
@@ -214,6 +238,9 @@ class Daemon:
             if time.monotonic() - last_disk >= 5.0:
                 self.disk.check()
                 last_disk = time.monotonic()
+            if time.monotonic() - self._last_balance >= self.settings.lease_ttl_s / 3:
+                self.balance()
+            self._release_retired()
             self._restart_dead_workers()
             self._maybe_retention()
 
@@ -221,6 +248,8 @@ class Daemon:
         for worker in list(self.workers.values()):
             if worker.thread.is_alive() or worker.retire.is_set() or self.stop.is_set():
                 continue
+            if worker.id not in self.leases:
+                continue  # lost or released: the balancer decides whether it comes back
             if worker.source.finished.is_set():
                 continue  # a file without loop has ended; nothing to restart
             restarts = self._restarts.get(worker.id, (0, 0.0))
@@ -230,7 +259,100 @@ class Daemon:
             self._restarts[worker.id] = (restarts[0] + 1, time.monotonic() + delay)
             log.error("camera %s: worker stopped (%s); restarting it (next restart no sooner than %.0f s)",
                       worker.id, worker.error or "no error", delay)  # fmt: skip
-            self.start_camera(worker.camera)
+            self.start_camera(worker.camera, self.leases[worker.id])
+
+    # -- leases ------------------------------------------------------------------------------
+
+    def balance(self) -> None:
+        """Heartbeat, renew the leases, and take or give up cameras to hold this instance's share."""
+        self._last_balance = time.monotonic()
+        db, ttl = self.db, self.settings.lease_ttl_s
+        try:
+            lease_store.heartbeat(db, self.instance, http=self.http.address if self.http else None)
+            renewed, lost = lease_store.renew(db, list(self.leases.values()), ttl)
+            for lease in renewed:
+                self.leases[lease.camera_id] = lease
+                self._lease_deadline[lease.camera_id] = self._last_balance + ttl * 0.9
+            for lease in lost:
+                log.error("camera %s: another instance took it over (this one missed its lease renewal); "
+                          "stopping it here", lease.camera_id)  # fmt: skip
+                self._drop(lease.camera_id)
+            live = lease_store.live_instances(db, ttl)
+            self.live_instances = len(set(live) | {self.instance})
+            self.share = lease_store.fair_share(len(self.wanted), live, self.instance)
+            active = sorted((cid for cid in self.leases if cid not in self.releasing), key=self._preference)
+            if len(active) > self.share:
+                for cid in active[self.share :]:
+                    log.info("camera %s: handing it over (%d live instance(s), this one's share is %d)", cid,
+                             self.live_instances, self.share)  # fmt: skip
+                    self._retire(cid)
+            elif len(active) < self.share:
+                self._acquire(self.share - len(active))
+        except StorageError as exc:
+            log.error("leases not renewed: %s", exc)
+        self._stop_unrenewed()
+
+    def _acquire(self, wanted: int) -> None:
+        ttl = self.settings.lease_ttl_s
+        held_elsewhere = {lease.camera_id for lease, valid in lease_store.list_leases(self.db) if valid}
+        free = sorted((cid for cid in self.wanted if cid not in self.leases and cid not in held_elsewhere),
+                      key=self._preference)  # fmt: skip
+        for cid in free:
+            if wanted <= 0 or self.stop.is_set():
+                return
+            lease = lease_store.acquire(self.db, cid, self.instance, ttl)
+            if lease is None:
+                continue  # another instance was quicker
+            self.leases[cid] = lease
+            self._lease_deadline[cid] = time.monotonic() + ttl * 0.9
+            self._restarts.pop(cid, None)
+            self.start_camera(self.wanted[cid], lease)
+            wanted -= 1
+
+    def _preference(self, camera_id: str) -> str:
+        """Rendezvous order: each instance prefers a different, stable subset of the cameras."""
+        return hashlib.sha256(f"{camera_id}|{self.instance}".encode()).hexdigest()
+
+    def _retire(self, camera_id: str) -> None:
+        """Stop the camera's worker; its lease is kept renewed until the worker ended, then released."""
+        self.releasing.add(camera_id)
+        worker = self.workers.get(camera_id)
+        if worker is not None:
+            worker.stop()
+
+    def _release_retired(self) -> None:
+        for cid in sorted(self.releasing):
+            worker = self.workers.get(cid)
+            if worker is not None and worker.thread.is_alive():
+                continue
+            self.releasing.discard(cid)
+            with self._lock:
+                self.workers.pop(cid, None)
+            lease = self.leases.pop(cid, None)
+            self._lease_deadline.pop(cid, None)
+            if lease is not None:
+                try:
+                    lease_store.release(self.db, [lease])
+                except StorageError as exc:
+                    log.error("camera %s: lease not released (it lapses by itself): %s", cid, exc)
+
+    def _drop(self, camera_id: str) -> None:
+        """Stop the camera here at once, without touching its lease (another instance holds it)."""
+        self.leases.pop(camera_id, None)
+        self._lease_deadline.pop(camera_id, None)
+        self.releasing.discard(camera_id)
+        with self._lock:
+            worker = self.workers.pop(camera_id, None)
+        if worker is not None:
+            worker.lose_lease()
+
+    def _stop_unrenewed(self) -> None:
+        """A lease not renewed in time may already be someone else's: stop its camera here."""
+        now = time.monotonic()
+        for cid, deadline in list(self._lease_deadline.items()):
+            if now > deadline:
+                log.error("camera %s: its lease could not be renewed in time; stopping it here", cid)
+                self._drop(cid)
 
     def reload(self) -> None:
         """Re-read cameras.yaml: start added cameras, stop removed ones, restart changed ones."""
@@ -245,17 +367,11 @@ class Daemon:
             if cid not in wanted or wanted[cid].fingerprint != w.camera.fingerprint
         ]  # fmt: skip
         for w in retiring:
-            w.stop()
-        for w in retiring:
-            if not w.join(self.settings.stop_timeout_s):
-                log.error("camera %s: worker did not stop within %.0f s", w.id, self.settings.stop_timeout_s)
-            with self._lock:
-                self.workers.pop(w.id, None)
-        for cid, camera in wanted.items():
-            if cid not in self.workers:
-                self.start_camera(camera)
-        log.warning("reloaded %s: %d camera(s) running, %d restarted or removed", self.cameras_path,
-                    len(self.workers), len(retiring))  # fmt: skip
+            self._retire(w.id)  # released once stopped; a changed camera is then taken again
+        self.wanted = wanted
+        self.balance()
+        log.warning("reloaded %s: %d camera(s) listed, %d restarted or removed", self.cameras_path,
+                    len(wanted), len(retiring))  # fmt: skip
 
     def _maybe_retention(self) -> None:
         s = self.settings
@@ -287,7 +403,8 @@ class Daemon:
         return DaemonHealth(
             uptime_s=round(time.monotonic() - self._started, 1), evidence_paused=self.disk.paused,
             free_mb=None if self.disk.free_mb is None else round(self.disk.free_mb, 1),
-            cameras=[w.health() for w in workers],
+            cameras=[w.health() for w in workers if w.id not in self.releasing], instance=self.instance,
+            held=sorted(self.leases), live_instances=self.live_instances, share=self.share,
         )  # fmt: skip
 
     # -- stopping ----------------------------------------------------------------------------
@@ -300,6 +417,10 @@ class Daemon:
         for w in workers:
             w.stop()
         late = [w.id for w in workers if w.thread.ident and not w.join(max(0.0, deadline - time.monotonic()))]
+        try:
+            lease_store.forget_instance(self.db, self.instance)  # the others take these cameras at once
+        except StorageError as exc:
+            log.error("leases not released (they lapse in %.0f s): %s", self.settings.lease_ttl_s, exc)
         if self.http is not None:
             self.http.stop()
         for sig, old in self._old_handlers.items():

@@ -47,10 +47,19 @@ class DaemonHealth:
     evidence_paused: bool
     free_mb: float | None
     cameras: list[CameraHealth]
+    instance: str = ""
+    """This daemon's name in the lease tables (``host:pid:token``)."""
+    held: list[str] = field(default_factory=list)
+    """The cameras whose lease this instance holds (it processes exactly these)."""
+    live_instances: int = 1
+    share: int | None = None
+    """How many cameras this instance should hold now that `live_instances` share them."""
 
     @property
     def status(self) -> str:
-        return "ok" if self.cameras and all(c.enforcing for c in self.cameras) else "degraded"
+        if not self.cameras:
+            return "standby" if self.share == 0 else "degraded"
+        return "ok" if all(c.enforcing for c in self.cameras) else "degraded"
 
     def to_json(self) -> dict[str, object]:
         return {"status": self.status, **asdict(self)}

@@ -25,7 +25,7 @@ from detector.yolo import YoloDetector
 from pipeline import __version__
 from pipeline.camera import CameraPipeline, Reported
 from pipeline.cameras import Camera
-from pipeline.errors import StorageError
+from pipeline.errors import LeaseLostError, StorageError
 from pipeline.health import CameraHealth, Metrics
 from pipeline.process import fit_scene
 from pipeline.rules import Violation, build_rules
@@ -40,6 +40,7 @@ from pipeline.store.coverage import (
     touch_coverage,
 )
 from pipeline.store.db import Database
+from pipeline.store.leases import Lease, LeasedDatabase
 from pipeline.streams import Backoff, SessionEnded, SessionStarted, StreamSource, describe_source
 
 if TYPE_CHECKING:
@@ -53,7 +54,9 @@ HOLD_S = 10.0
 FPS_HYSTERESIS = 1.15
 WARMUP_S = 3.0
 FPS_WINDOW_S = 10.0
-TOUCH_EVERY_S = 30.0
+TOUCH_EVERY_S = 5.0
+"""How often an unchanged coverage period's last sign of life is written: a daemon that dies leaves
+a gap in the ledger of at most this plus the takeover time."""
 STALE_FRAME_S = 5.0
 
 
@@ -83,8 +86,11 @@ class _Session:
 class CameraWorker:
     """Reads one camera, runs its pipeline, keeps its coverage ledger; restarts nothing itself."""
 
-    def __init__(self, camera: Camera, ctx: WorkerContext):
+    def __init__(self, camera: Camera, ctx: WorkerContext, lease: Lease | None = None):
         self.camera, self.ctx = camera, ctx
+        self.db: Database = ctx.db if lease is None else LeasedDatabase(ctx.db, lease)
+        """Where this worker writes: every transaction checks the camera's lease first."""
+        self.lease_lost = False
         s = ctx.settings
         cfg = camera.config
         self.source = StreamSource(
@@ -117,13 +123,18 @@ class CameraWorker:
         self.thread.join(timeout)
         return not self.thread.is_alive()
 
+    def lose_lease(self) -> None:
+        """Another instance holds the camera now: stop, and leave its ledger to the new holder."""
+        self.lease_lost = True
+        self.retire.set()
+
     def _stopping(self) -> bool:
         return self.ctx.stop.is_set() or self.retire.is_set()
 
     # -- the worker thread ---------------------------------------------------------------
 
     def _run(self) -> None:
-        db = self.ctx.db
+        db = self.db
         try:
             closed = close_stale_coverage(db, self.id)
             if closed:
@@ -144,6 +155,9 @@ class CameraWorker:
                 if self.source.finished.is_set() and not len(self.source.queue):
                     log.info("camera %s: file source ended", self.id)
                     break
+        except LeaseLostError as exc:
+            self.lease_lost = True
+            log.error("%s", exc)
         except Exception as exc:  # the supervisor restarts a worker that died
             self.error = f"{type(exc).__name__}: {exc}"
             log.exception("camera %s: worker failed", self.id)
@@ -151,7 +165,10 @@ class CameraWorker:
             self.source.stop(timeout=0)  # a read blocked in FFmpeg ends by its own timeout; nobody waits
             self._end("stopped")
             try:
-                close_coverage(db, self.id, datetime.now(UTC))
+                if not self.lease_lost:
+                    close_coverage(db, self.id, datetime.now(UTC))
+            except LeaseLostError:
+                pass  # the new holder closes the period at its last sign of life
             except StorageError as exc:
                 log.error("camera %s: could not close its coverage period: %s", self.id, exc)
             if self.detector is not None:
@@ -171,7 +188,7 @@ class CameraWorker:
         )  # fmt: skip
         settings_hash = hashlib.sha256(settings_json.encode()).hexdigest()
         run_id = repo.start_run(
-            self.ctx.db, camera_id=cfg.id, source=describe_source(self.source.source), model_name=self.ctx.weights.name,
+            self.db, camera_id=cfg.id, source=describe_source(self.source.source), model_name=self.ctx.weights.name,
             model_sha256=self.ctx.model_sha256, scene_sha256=scene_hash(scene), settings_json=settings_json,
             settings_hash=settings_hash, software_version=__version__,
             started_at=datetime.fromtimestamp(started.at, UTC),
@@ -184,7 +201,7 @@ class CameraWorker:
             return hashlib.sha256(identity.encode()).hexdigest()
 
         pipeline = CameraPipeline(
-            scene, rules, self.detector, self.ctx.db, self.ctx.data_dir, started.fps, run_id,
+            scene, rules, self.detector, self.db, self.ctx.data_dir, started.fps, run_id,
             dedup_key=dedup_key, occurred_at=lambda t: datetime.fromtimestamp(t, UTC),
             pre_s=s.pre_s, post_s=s.post_s, on_stored=self._stored, keep_reported=False, stream=True,
         )  # fmt: skip
@@ -199,11 +216,14 @@ class CameraWorker:
         p = session.pipeline
         try:
             p.flush()  # evidence of the violations already seen, with the frames there are
+        except LeaseLostError as exc:
+            self.lease_lost = True
+            log.error("%s: evidence of run %d in flight is not recorded", exc, session.run_id)
         except Exception as exc:
             log.error("camera %s: evidence at the end of run %d failed: %s", self.id, session.run_id, exc)
-        status = "finished" if reason in ("stopped", "end of file") else "interrupted"
+        status = "finished" if reason in ("stopped", "end of file") and not self.lease_lost else "interrupted"
         try:
-            repo.finish_run(
+            repo.finish_run(  # its own run row: finished even when the camera was taken over
                 self.ctx.db, session.run_id, status, frames_read=p.stats.frames_read,
                 frames_analysed=p.stats.frames_analysed,
                 frames_dropped=self.source.frames_dropped - session.dropped_at_start,
@@ -247,6 +267,9 @@ class CameraWorker:
             for v in found:
                 log.info("camera %s: %s at %s seen, track %d; evidence follows the post-roll", self.id, v.rule,
                          v.where, v.track_id)  # fmt: skip
+        except LeaseLostError as exc:
+            log.error("%s", exc)
+            self.lose_lease()
         except StorageError as exc:
             self.ctx.disk.storage_failed(exc)
             self.ctx.metrics.evidence_skipped.labels(self.id).inc()
@@ -309,7 +332,7 @@ class CameraWorker:
         if self._pending is None or self._pending[0] != reason:
             self._pending = (reason, now)
         since = self._pending[1]
-        db, at = self.ctx.db, datetime.fromtimestamp(since, UTC)
+        db, at = self.db, datetime.fromtimestamp(since, UTC)
         try:
             # losing enforcement is recorded at once (the ledger must never overstate coverage);
             # regaining it only once it has held for HOLD_S, so a flapping stream makes few rows
@@ -324,6 +347,9 @@ class CameraWorker:
             elif now - self._last_touch >= TOUCH_EVERY_S:
                 touch_coverage(db, self.id, datetime.now(UTC))
                 self._last_touch = now
+        except LeaseLostError as exc:
+            log.error("%s", exc)
+            self.lose_lease()
         except StorageError as exc:
             log.error("camera %s: coverage ledger not written: %s", self.id, exc)
 

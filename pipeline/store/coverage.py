@@ -8,8 +8,6 @@ answer even after a crash (`coverage_at`).
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -18,6 +16,7 @@ from sqlalchemy import select, update
 
 from pipeline.store.columns import utc_now
 from pipeline.store.db import Database
+from pipeline.store.leases import instance_id
 from pipeline.store.models import CameraRow, CoverageRow
 from pipeline.store.records import require_aware
 
@@ -49,8 +48,8 @@ class CoveragePeriod:
 
 
 def this_instance() -> str:
-    """Which daemon wrote a period (host:pid), for an operator reading the ledger."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Which daemon wrote a period (``host:pid:token``, as in the lease tables)."""
+    return instance_id()
 
 
 def record_coverage(
