@@ -15,6 +15,36 @@ COCO_WEIGHTS = SHARED / "models" / "yolov8n_int8.onnx"
 os.environ.setdefault("TRAFFICCAM_MODEL_PATH", str(SHARED / "models"))  # manifest weights live there
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database", choices=("sqlite", "postgresql"), default=os.environ.get("TRAFFICCAM_TEST_DATABASE", "sqlite"),
+        help="Run the tests that store records on SQLite (default) or on the PostgreSQL server of "
+        "TRAFFICCAM_TEST_POSTGRES_URL (one throwaway schema per data dir). Env: TRAFFICCAM_TEST_DATABASE.",
+    )  # fmt: skip
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ["TRAFFICCAM_TEST_DATABASE"] = config.getoption("--database")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from tests.databases import POSTGRES_URL, on_postgresql
+
+    return f"database: {'PostgreSQL ' + POSTGRES_URL if on_postgresql() else 'SQLite'}"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests.databases import drop_schemas
+
+    drop_schemas()
+
+
+@pytest.fixture(autouse=True)
+def _no_database_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A TRAFFICCAM_DATABASE_URL of the shell must not leak into tests: they choose with --database."""
+    monkeypatch.delenv("TRAFFICCAM_DATABASE_URL", raising=False)
+
+
 def need_shared(*parts: str) -> Path:
     """A path under ../shared, or skip the test saying what is missing."""
     path = SHARED.joinpath(*parts)

@@ -10,12 +10,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SHARED, need_shared
+from tests.databases import database_env
 
 HANOI_SCENE = SHARED / "clips" / "hanoi_ltk_hangbai" / "scene.yaml"
 
 
 def trafficcam(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `trafficcam ARGS` as a process; a --data-dir gets its test database (see tests/databases.py)."""
     env = {**os.environ, "YOLO_OFFLINE": "1", "COLUMNS": "200"}
+    if "--data-dir" in args:
+        env.update(database_env(Path(args[args.index("--data-dir") + 1])))
     return subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import COCO_WEIGHTS, REPO, SHARED, need_shared
+from tests.databases import database_env, database_url
 
 HANOI = SHARED / "clips" / "hanoi_ltk_hangbai"
 HANOI_VIDEO = HANOI / "16h30.25.9.22.mp4"
@@ -118,7 +119,7 @@ def run_daemon(tmp_path) -> Iterator[Callable[..., ThreadedDaemon]]:
             weights=str(COCO_WEIGHTS), http=f"127.0.0.1:{free_port()}", min_free_mb=0, backoff_initial_s=0.2,
             backoff_max_s=1.0, stop_timeout_s=30, **overrides,  # type: ignore[arg-type]
         )  # fmt: skip
-        daemon = Daemon(cameras, settings, tmp_path / "data")
+        daemon = Daemon(cameras, settings, tmp_path / "data", database_url(tmp_path / "data"))
         holder: list[ThreadedDaemon] = []
 
         def main() -> None:
@@ -138,7 +139,7 @@ def run_daemon(tmp_path) -> Iterator[Callable[..., ThreadedDaemon]]:
 
 def watch_process(cameras: Path, data: Path, http_port: int, *extra: str) -> subprocess.Popen[str]:
     """`trafficcam watch` as its own process, logging to a pipe."""
-    env = {**os.environ, "YOLO_OFFLINE": "1", "COLUMNS": "250"}
+    env = {**os.environ, "YOLO_OFFLINE": "1", "COLUMNS": "250", **database_env(data)}
     cmd = [sys.executable, "-m", "pipeline.cli", "watch", "--cameras", str(cameras), "--data-dir", str(data),
            "--weights", str(COCO_WEIGHTS), "--http", f"127.0.0.1:{http_port}", *extra]  # fmt: skip
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

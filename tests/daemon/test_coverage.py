@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.store import open_database
 from pipeline.store.coverage import (
     CoverageReason,
     close_coverage,
@@ -16,6 +15,7 @@ from pipeline.store.coverage import (
     record_coverage,
     touch_coverage,
 )
+from tests.databases import open_test_database
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 
@@ -26,7 +26,7 @@ def at(minutes: float) -> datetime:
 
 @pytest.fixture
 def db(tmp_path):
-    database = open_database(None, tmp_path / "data")
+    database = open_test_database(tmp_path / "data")
     yield database
     database.close()
 

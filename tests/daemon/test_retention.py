@@ -11,15 +11,16 @@ import pytest
 from detector.types import Box, Colour
 from pipeline.retention import RetentionPolicy, apply_retention
 from pipeline.rules.base import Violation
-from pipeline.store import EvidenceFile, ViolationStatus, get_violation, open_database, record_violation, start_run
+from pipeline.store import EvidenceFile, ViolationStatus, get_violation, record_violation, start_run
 from pipeline.store.models import ViolationRow
+from tests.databases import open_test_database
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def db(tmp_path):
-    database = open_database(None, tmp_path / "data")
+    database = open_test_database(tmp_path / "data")
     yield database
     database.close()
 

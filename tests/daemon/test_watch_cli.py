@@ -14,6 +14,7 @@ from pipeline.daemon import DiskGuard
 from pipeline.daemon_cli import register
 from tests.conftest import COCO_WEIGHTS, need_shared
 from tests.daemon.conftest import HANOI_SCENE, write_cameras
+from tests.databases import database_env, open_test_database
 
 
 @pytest.fixture
@@ -87,16 +88,15 @@ def test_a_failed_write_pauses_until_the_next_check(tmp_path, monkeypatch):
 def test_cameras_coverage_answers_was_it_watched_then(cli, tmp_path):
     from datetime import UTC, datetime
 
-    from pipeline.store import open_database
     from pipeline.store.coverage import CoverageReason, close_coverage, record_coverage
 
     data = tmp_path / "d"
-    db = open_database(None, data)
+    db = open_test_database(data)
     record_coverage(db, "junction", CoverageReason.ENFORCING, datetime(2026, 5, 1, 8, 0, tzinfo=UTC))
     record_coverage(db, "junction", CoverageReason.STREAM_DOWN, datetime(2026, 5, 1, 8, 10, tzinfo=UTC), "refused")
     close_coverage(db, "junction", datetime(2026, 5, 1, 9, 0, tzinfo=UTC))
     db.close()
-    runner = CliRunner()
+    runner = CliRunner(env=database_env(data))
 
     def ask(at: str) -> str:
         result = runner.invoke(cli, ["cameras", "coverage", "junction", "--at", at, "--data-dir", str(data)])

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.store import RunStatus, get_run, list_violations, open_database
+from pipeline.store import RunStatus, get_run, list_violations
 from pipeline.store.coverage import CoverageReason, list_coverage
 from tests.conftest import need_shared
 from tests.daemon.conftest import HANOI_SCENE, free_port, wait_for, watch_process, write_cameras
+from tests.databases import open_test_database
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +63,7 @@ def test_violations_from_a_stream_survive_its_loss_while_a_dead_camera_keeps_ret
     data = tmp_path / "data"
     wait_for(lambda: getattr(td.daemon, "http", None), 60, "the health server")
     address = td.daemon.http.address
-    db = open_database(None, data)
+    db = open_test_database(data)
 
     # violations appear in the database as with `process`, with their evidence
     def red_light() -> list:
@@ -174,7 +175,7 @@ def test_sighup_reloads_and_sigterm_during_a_violation_leaves_complete_records(t
     assert code == 0, log
     assert stopped_in < 40, log
     assert "stopped cleanly" in log
-    db = open_database(None, data)
+    db = open_test_database(data)
     assert assert_complete_evidence(db, data) >= 1, log
     assert len({v.run_id for v in list_violations(db)}) == 1  # the reload did not restart the unchanged camera
     assert all(get_run(db, v.run_id).status is RunStatus.FINISHED for v in list_violations(db))

@@ -15,10 +15,11 @@ from fastapi.testclient import TestClient
 
 from detector.types import Box, Colour
 from pipeline.rules.base import Violation
-from pipeline.store import Database, EvidenceFile, open_database, record_violation, start_run
+from pipeline.store import Database, EvidenceFile, record_violation, start_run
 from pipeline.store.review_repo import add_user
 from review import auth
 from review.app import create_app
+from tests.databases import open_test_database
 
 PASSWORD = "correct-horse-1"
 SECRET = "s" * 48
@@ -36,7 +37,7 @@ def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
     """An empty SQLite database under a fresh data dir."""
-    database = open_database(None, tmp_path / "data")
+    database = open_test_database(tmp_path / "data")
     yield database
     database.close()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 from pipeline.store.review_repo import get_user, reviews_of
 from review.cli import register
 from tests.conftest import REPO
+from tests.databases import database_env, sql
 
 APP = typer.Typer()
 register(APP)
@@ -27,7 +27,8 @@ def run(db):  # type: ignore[no-untyped-def]
     runner = CliRunner()
 
     def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
-        return runner.invoke(APP, [*args, "--data-dir", str(db.data_dir)], input=input, env={"COLUMNS": "200"})
+        env = {"COLUMNS": "200", **database_env(db.data_dir)}
+        return runner.invoke(APP, [*args, "--data-dir", str(db.data_dir)], input=input, env=env)
 
     return invoke
 
@@ -62,8 +63,7 @@ def test_users_add_errors(run):
 
 def test_password_hash_is_argon2(run, db):
     run("users", "add", "thu", input="a-long-password\n")
-    with sqlite3.connect(db.data_dir / "trafficcam.db") as conn:
-        (hashed,) = conn.execute("SELECT password_hash FROM users WHERE name = 'thu'").fetchone()
+    [(hashed,)] = sql(db.data_dir, "SELECT password_hash FROM users WHERE name = 'thu'")
     assert hashed.startswith("$argon2id$") and "a-long-password" not in hashed
 
 
@@ -119,9 +119,8 @@ def decided(run, db, violations, reviewer) -> list[str]:
     return violations
 
 
-def _sql(db, statement: str, *args: object) -> None:
-    with sqlite3.connect(db.data_dir / "trafficcam.db") as conn:
-        conn.execute(statement, args)
+def _sql(db, statement: str, **params: object) -> None:
+    sql(db.data_dir, statement, **params)
 
 
 def test_audit_clean(run, decided):
@@ -138,7 +137,7 @@ def test_audit_detects_an_edited_review_row(run, db, decided):
 
 
 def test_audit_detects_a_rewritten_hash_and_a_removed_entry(run, db, decided):
-    _sql(db, "UPDATE reviews SET reviewer = 'rob', entry_hash = ? WHERE id = 2", "e" * 64)  # content + own hash
+    _sql(db, "UPDATE reviews SET reviewer = 'rob', entry_hash = :h WHERE id = 2", h="e" * 64)  # content + own hash
     _sql(db, "DELETE FROM reviews WHERE id = 3")
     r = run("audit", "verify")
     assert r.exit_code == 1
@@ -148,7 +147,7 @@ def test_audit_detects_a_rewritten_hash_and_a_removed_entry(run, db, decided):
 
 
 def test_audit_detects_a_status_changed_behind_the_log(run, db, decided):
-    _sql(db, "UPDATE violations SET status = 'confirmed' WHERE public_id = ?", decided[1])
+    _sql(db, "UPDATE violations SET status = 'confirmed' WHERE public_id = :p", p=decided[1])
     r = run("audit", "verify")
     assert r.exit_code == 1
     assert f"violation {decided[1]}: status is 'confirmed' but the review log says 'rejected'" in r.stderr

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from pipeline.store import Database, open_database
+from pipeline.store import Database
 from pipeline.store.records import ViolationStatus
 from pipeline.store.review_audit import audit
 from pipeline.store.review_queries import QueueFilter, next_in_queue, queue_page
@@ -20,6 +20,7 @@ from pipeline.store.review_repo import (
     normalise_plate,
     reviews_of,
 )
+from tests.databases import open_test_database
 from tests.review.conftest import T0, new_run
 
 
@@ -86,7 +87,7 @@ def test_racing_reviewers_decide_once(tmp_path, violations, reviewers, db):
     barrier = threading.Barrier(4)
 
     def reviewer(name: str) -> None:
-        own = open_database(None, db.data_dir)  # its own engine, as another server process would have
+        own = open_test_database(db.data_dir)  # its own engine, as another server process would have
         barrier.wait()
         try:
             results.append(decide(own, violations[0], reviewer=name, decision="confirm", expected_last_review_id=None))
@@ -110,7 +111,7 @@ def test_racing_decisions_on_different_violations_keep_one_chain(violations, rev
     barrier = threading.Barrier(3)
 
     def reviewer(public_id: str) -> None:
-        own = open_database(None, db.data_dir)
+        own = open_test_database(db.data_dir)
         barrier.wait()
         decide(own, public_id, reviewer="rita", decision="confirm", expected_last_review_id=None)
         own.close()
@@ -152,7 +153,7 @@ def big_db(tmp_path_factory) -> Database:
     from pipeline.rules.base import Violation
     from pipeline.store.models import ViolationRow
 
-    db = open_database(None, tmp_path_factory.mktemp("big") / "data")
+    db = open_test_database(tmp_path_factory.mktemp("big") / "data")
     runs = {cam: new_run(db, cam) for cam in ("cam-a", "cam-b")}
     rules = ("red_light", "solid_line", "wrong_way")
     with db.session() as s:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from pipeline.store.review_repo import reviews_of
+from tests.databases import sql
 from tests.review.conftest import csrf, form_value
 
 
@@ -263,9 +262,8 @@ def test_dot_segments_reaching_the_app_are_refused(app, login, violations):
 def test_a_tampered_evidence_row_cannot_point_outside_the_data_dir(login, db, violations):
     rita = login("rita")
     first = min(int(i) for i in _evidence_ids(rita, violations[0]))
-    with sqlite3.connect(db.data_dir / "trafficcam.db") as conn:
-        conn.execute("UPDATE evidence SET path = '../../../../etc/passwd' WHERE id = ?", (first,))
-        conn.execute("UPDATE evidence SET path = 'trafficcam.db' WHERE id = ?", (first + 1,))
+    sql(db.data_dir, "UPDATE evidence SET path = '../../../../etc/passwd' WHERE id = :id", id=first)
+    sql(db.data_dir, "UPDATE evidence SET path = 'trafficcam.db' WHERE id = :id", id=first + 1)
     assert rita.get(f"/evidence/{first}").status_code == 404
     assert rita.get(f"/evidence/{first + 1}").status_code == 404
 

@@ -11,7 +11,8 @@ import pytest
 
 from detector.types import Box, Colour
 from pipeline.rules.base import Violation
-from pipeline.store import Database, EvidenceFile, open_database, start_run
+from pipeline.store import Database, EvidenceFile, start_run
+from tests.databases import open_test_database
 
 MIME = {
     "before": "image/jpeg",
@@ -25,7 +26,7 @@ MIME = {
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
     """An empty SQLite database under a fresh data dir."""
-    database = open_database(None, tmp_path / "data")
+    database = open_test_database(tmp_path / "data")
     yield database
     database.close()
 

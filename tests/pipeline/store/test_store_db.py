@@ -1,4 +1,8 @@
-"""Opening the database: tables, SQLite settings, and failures turned into one clear StorageError."""
+"""Opening the database: tables, SQLite settings, and failures turned into one clear StorageError.
+
+These tests are about SQLite, the embedded default, whatever --database chose; the same
+failures on PostgreSQL are in test_store_postgres.py.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,13 @@ TABLES = {"cameras", "runs", "violations", "evidence", "reviews", "users"}
 def _pragma(db: Database, name: str) -> object:
     with db.engine.connect() as conn:
         return conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+
+
+@pytest.fixture
+def db(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """An SQLite database, whatever --database chose."""
+    with open_database(None, tmp_path / "data") as database:
+        yield database
 
 
 def test_default_is_sqlite_in_data_dir_with_all_tables(tmp_path: Path) -> None:

@@ -25,11 +25,11 @@ from pipeline.store import (
     get_run,
     get_violation,
     list_violations,
-    open_database,
     record_violation,
     repository,
 )
 from pipeline.store.models import EvidenceRow
+from tests.databases import open_test_database
 
 WHEN = datetime(2024, 5, 1, 7, 30, 9, 500_000, tzinfo=UTC)
 MakeViolation = Callable[..., Violation]
@@ -181,7 +181,7 @@ def test_concurrent_writers_of_one_key_end_with_one_row(
     errors: list[BaseException] = []
 
     def worker(n: int) -> None:
-        own = open_database(None, db.data_dir)  # its own engine, as another process would have
+        own = open_test_database(db.data_dir)  # its own engine, as another process would have
         try:
             barrier.wait()
             public_id = f"{n:032x}"
