@@ -63,9 +63,19 @@ def watch(
     pid_file: Annotated[
         Path | None, typer.Option("--pid-file", help="Where to write the pid (default: DATA_DIR/watch.pid).")
     ] = None,
+    lease_ttl: Annotated[
+        float,
+        typer.Option("--lease-ttl", min=3, help="Seconds a camera's lease outlives its holder's last renewal: "
+                     "other instances on the same --db take over a dead one's cameras within about this."),
+    ] = 15.0,
     quiet: Annotated[bool, typer.Option("--quiet", help="Only warnings and errors.")] = False,
 ) -> None:
-    """Watch live camera streams: detect, record violations with evidence, until SIGTERM."""
+    """Watch live camera streams: detect, record violations with evidence, until SIGTERM.
+
+    Several `watch` processes (on one or many hosts) may share one cameras.yaml and one
+    PostgreSQL --db: each camera is processed by exactly one of them, and the cameras of one
+    that dies are taken over by the others.
+    """
     from pipeline.daemon import Daemon, WatchSettings
 
     if not quiet:
@@ -75,6 +85,7 @@ def watch(
         weights=weights, imgsz=imgsz, conf=conf, http=None if http.lower() in ("off", "none", "") else http,
         keep_days=keep_days, keep_confirmed=keep_confirmed_too, min_free_mb=min_free_mb,
         stop_timeout_s=stop_timeout, backoff_max_s=backoff_max, pid_file=pid_file or data_dir / PID_FILE,
+        lease_ttl_s=lease_ttl,
     )  # fmt: skip
     try:
         code = Daemon(cameras, settings, data_dir, db).run()

@@ -16,6 +16,8 @@ import hashlib
 import os
 from pathlib import Path
 
+import pytest
+
 from pipeline.store import Database, open_database
 
 POSTGRES_URL = os.environ.get("TRAFFICCAM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -38,15 +40,23 @@ def conninfo(url: str = POSTGRES_URL) -> str:
 
 def database_url(data_dir: Path) -> str | None:
     """The database URL for `data_dir`: None (SQLite inside it) or its own PostgreSQL schema."""
-    if not on_postgresql():
-        return None
+    return postgres_url(data_dir) if on_postgresql() else None
+
+
+def postgres_url(data_dir: Path) -> str:
+    """A PostgreSQL URL for `data_dir` whatever --database chose: its own schema, made on first use."""
     import psycopg
 
     schema = "t_" + hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:20]
     if schema not in _schemas:
-        with psycopg.connect(conninfo(), autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-            conn.execute(f"CREATE SCHEMA {schema}")
+        try:
+            with psycopg.connect(conninfo(), autocommit=True, connect_timeout=5) as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+                conn.execute(f"CREATE SCHEMA {schema}")
+        except psycopg.OperationalError as exc:
+            if on_postgresql():
+                raise  # asked for: a missing server is a failure, not a skip
+            pytest.skip(f"needs the PostgreSQL of TRAFFICCAM_TEST_POSTGRES_URL ({exc})")
         _schemas.add(schema)
     sep = "&" if "?" in POSTGRES_URL else "?"
     return f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
