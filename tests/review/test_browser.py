@@ -103,8 +103,18 @@ def shots(tmp_path: Path) -> Path:
     return folder
 
 
+def _wait_until(page, expression: str, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
+    """Poll `expression` with page.evaluate: Playwright's wait_for_function needs eval, which the
+    app's Content-Security-Policy rightly forbids."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {expression}")
+        time.sleep(0.1)
+
+
 def _loaded_images(page) -> list[int]:  # type: ignore[no-untyped-def]
-    page.wait_for_function("[...document.images].every(i => i.complete)", timeout=10_000)
+    _wait_until(page, "[...document.images].every(i => i.complete)", 10)
     return page.eval_on_selector_all("img[src^='/evidence/']", "els => els.map(e => e.naturalWidth)")
 
 
@@ -128,7 +138,7 @@ def test_review_in_a_real_browser(browser, server, db, shots):
     first = page.url.rsplit("/", 1)[-1]
     widths = _loaded_images(page)
     assert len(widths) == 4 and all(w > 0 for w in widths), widths  # before, during, after, vehicle
-    page.wait_for_function("document.querySelector('video').readyState >= 2", timeout=15_000)
+    _wait_until(page, "document.querySelector('video').readyState >= 2", 15)
     assert page.evaluate("document.querySelector('video').videoWidth") == 640
     page.screenshot(path=str(shots / "violation.png"))
 
@@ -179,6 +189,7 @@ def test_serve_command_starts_the_app(tmp_path):
     import httpx
 
     from tests.conftest import REPO
+    from tests.databases import database_env
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -188,6 +199,7 @@ def test_serve_command_starts_the_app(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "serve", "--port", str(port), "--data-dir", str(data)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **database_env(data)},
     )  # fmt: skip
     try:
         deadline, status = time.monotonic() + 60, None
