@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
-from sqlalchemy import BigInteger, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, MetaData, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from pipeline.store.columns import (
@@ -260,7 +260,13 @@ class CoverageRow(Base):
     """
 
     __tablename__ = "coverage"
-    __table_args__ = (Index(None, "camera_id", "started_at"), Index(None, "ended_at"))
+    __table_args__ = (
+        Index(None, "camera_id", "started_at"),
+        Index(None, "ended_at"),
+        # at most one open period per camera: two would mean two instances watching one camera
+        Index("uq_coverage_open_camera_id", "camera_id", unique=True, sqlite_where=text("ended_at IS NULL"),
+              postgresql_where=text("ended_at IS NULL")),
+    )  # fmt: skip
 
     id: Mapped[IntPK]
     camera_id: Mapped[Ident] = mapped_column(ForeignKey("cameras.id"))

@@ -9,6 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
 from pipeline.cli import app
@@ -146,3 +147,20 @@ def test_db_commands(url, tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert r.exit_code == 1 and "--yes" in r.stderr
     r = runner.invoke(app, ["db", "downgrade", schema.FIRST_REVISION, *data])
     assert r.exit_code == 0 and f"to {schema.FIRST_REVISION}" in r.stdout, r.output
+
+
+def test_one_open_coverage_period_per_camera_from_revision_0003(engine) -> None:  # type: ignore[no-untyped-def]
+    schema.upgrade(engine, "test", "0002")
+    t = {"a": "2026-05-01 08:00:00", "b": "2026-05-01 08:05:00", "c": "2026-05-01 08:09:00"}
+    insert = text("INSERT INTO coverage (camera_id, started_at, ended_at, last_seen_at, enforcing, reason, instance) "
+                  "VALUES ('j', :start, NULL, :seen, true, 'enforcing', :who)")  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO cameras (id, name, created_at) VALUES ('j', 'J', :t)"), {"t": t["a"]})
+        conn.execute(insert, {"start": t["a"], "seen": t["b"], "who": "crashed"})  # left open by a crash
+        conn.execute(insert, {"start": t["b"], "seen": t["c"], "who": "later"})
+    schema.upgrade(engine, "test")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT instance, ended_at, last_seen_at FROM coverage ORDER BY id")).all()
+    assert rows[0].ended_at == rows[0].last_seen_at and rows[1].ended_at is None  # closed at its last sign of life
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert, {"start": t["c"], "seen": t["c"], "who": "intruder"})
