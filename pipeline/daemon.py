@@ -205,6 +205,10 @@ class Daemon:
     def start_cameras(self, cameras: list[Camera]) -> None:
         """Share `cameras` with the other live instances: take this instance's share now."""
         self.wanted = {c.id: c for c in cameras}
+        try:
+            lease_store.forget_silent_instances(self.db)  # rows of instances dead for a day
+        except StorageError as exc:
+            log.error("could not tidy the instances table: %s", exc)
         self.balance()
 
     def start_camera(self, camera: Camera, lease: Lease) -> None:

@@ -57,7 +57,8 @@ def instance_id() -> str:
 def db_now(s: Session) -> datetime:
     """The current time by the database server's clock (PostgreSQL), else by this host's."""
     if s.get_bind().dialect.name == "postgresql":
-        now: datetime = s.scalar(select(func.clock_timestamp()))
+        now = s.scalar(select(func.clock_timestamp()))
+        assert isinstance(now, datetime)
         return now
     return utc_now()
 
@@ -95,7 +96,8 @@ def forget_silent_instances(db: Database) -> int:
     """Remove the rows of instances silent for `FORGET_INSTANCES_AFTER`; return how many."""
     with db.session() as s:
         before = db_now(s) - FORGET_INSTANCES_AFTER
-        return s.execute(delete(InstanceRow).where(InstanceRow.heartbeat_at < before)).rowcount or 0
+        result = s.execute(delete(InstanceRow).where(InstanceRow.heartbeat_at < before))
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 def fair_share(n_cameras: int, live: Sequence[str], instance: str) -> int:
@@ -137,13 +139,13 @@ def renew(db: Database, leases: Sequence[Lease], ttl_s: float) -> tuple[list[Lea
         now = db_now(s)
         expires = now + timedelta(seconds=ttl_s)
         for lease in leases:
-            done = s.execute(
+            result = s.execute(
                 update(CameraLeaseRow)
                 .where(CameraLeaseRow.camera_id == lease.camera_id, CameraLeaseRow.instance == lease.instance,
                        CameraLeaseRow.generation == lease.generation)
                 .values(renewed_at=now, expires_at=expires)
-            ).rowcount  # fmt: skip
-            if done:
+            )  # fmt: skip
+            if getattr(result, "rowcount", 0):
                 renewed.append(Lease(lease.camera_id, lease.instance, lease.generation, expires))
             else:
                 lost.append(lease)
