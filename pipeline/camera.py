@@ -22,7 +22,7 @@ from detector.types import Colour
 from detector.yolo import YoloDetector
 from pipeline.engine import RuleEngine
 from pipeline.errors import StorageError
-from pipeline.evidence import EvidenceJob, EvidenceRecorder, WrittenFile
+from pipeline.evidence import EvidenceJob, EvidenceRecorder, ReadAgain, WrittenFile
 from pipeline.rules.base import Rule, Violation
 from pipeline.scene import Scene
 from pipeline.signals import SignalBoard
@@ -66,6 +66,8 @@ class CameraPipeline:
         keep_reported: keep every stored violation in `reported` (a file run reports them at the
             end); a daemon running for days passes False and listens to `on_stored` instead.
         stream: timestamps are wall-clock seconds (the evidence data bar shows no video time).
+        read_again: gives back frames by index for evidence (a file source's `read_again`); without
+            it, frames that arrive without JPEG bytes are encoded as they arrive.
     """
 
     def __init__(
@@ -85,6 +87,7 @@ class CameraPipeline:
         on_stored: Callable[[Reported], None] | None = None,
         keep_reported: bool = True,
         stream: bool = False,
+        read_again: ReadAgain | None = None,
     ):
         self.scene, self.detector, self.db, self.run_id = scene, detector, db, run_id
         self.dedup_key, self.occurred_at, self.post_s = dedup_key, occurred_at, post_s
@@ -95,7 +98,7 @@ class CameraPipeline:
         self.engine = RuleEngine(rules)
         self.recorder = EvidenceRecorder(
             data_dir, scene, fps, pre_s=pre_s, post_s=post_s, signal_colour_at=self.colour_at,
-            track_lookup=self.tracks.get, stream=stream,
+            track_lookup=self.tracks.get, stream=stream, read_again=read_again,
         )  # fmt: skip
         self.reported: list[Reported] = []
         self.stats = CameraStats()

@@ -1,10 +1,14 @@
 """Evidence packages: before / during / after images, a vehicle crop and a clip, with SHA-256s.
 
-Frames wait in a bounded ring buffer of JPEG-encoded frames. When a violation is seen its
-job waits for the post-roll, then a writer thread draws and encodes the files into a
-`.partial` folder and renames it into place, so a crash never leaves a complete-looking
-package with files missing. The caller records the violation in the database only after the
-folder is complete (see `EvidenceRecorder.poll`).
+Frames wait in a bounded ring buffer. When a violation is seen its job waits for the post-roll,
+then a writer thread draws and encodes the files into a `.partial` folder and renames it into
+place, so a crash never leaves a complete-looking package with files missing. The caller records
+the violation in the database only after the folder is complete (see `EvidenceRecorder.poll`).
+
+What the ring holds depends on the source. A live stream cannot be read twice, so its frames
+arrive JPEG-encoded and the ring keeps those bytes. A file can: the ring keeps only each frame's
+index, time and fingerprint, and the writer decodes the frames a package needs again from the
+file (`read_again`), so the hot path encodes nothing and memory does not grow with frame size.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import os
 import shutil
 import subprocess
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,11 +33,13 @@ from pipeline import draw
 from pipeline.errors import StorageError
 from pipeline.rules.base import Violation
 from pipeline.scene import Scene
-from pipeline.source import Frame
+from pipeline.source import JPEG_QUALITY, Frame
 
 log = logging.getLogger(__name__)
 
 MIME = {".jpg": "image/jpeg", ".mp4": "video/mp4"}
+
+ReadAgain = Callable[[Mapping[int, "bytes | None"]], dict[int, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -59,9 +65,12 @@ class EvidenceJob:
 
 @dataclass(frozen=True)
 class _Buffered:
+    """A frame in the ring: its JPEG bytes, or (for a file) only what finds it again."""
+
     index: int
     timestamp: float
-    jpeg: bytes
+    jpeg: bytes | None
+    fingerprint: bytes | None = None
 
 
 class EvidenceRecorder:
@@ -79,6 +88,7 @@ class EvidenceRecorder:
         signal_colour_at: Callable[[str, float], Colour] | None = None,
         track_lookup: Callable[[int], Track | None] | None = None,
         stream: bool = False,
+        read_again: ReadAgain | None = None,
     ):
         self.data_dir = Path(data_dir)
         self.scene = scene
@@ -92,13 +102,19 @@ class EvidenceRecorder:
         self._colour_at = signal_colour_at or (lambda sid, t: Colour.UNKNOWN)
         self._track_lookup = track_lookup or (lambda tid: None)
         self.stream = stream  # timestamps are wall-clock seconds, not seconds into a video
+        # frames -> images for frames kept without JPEG bytes (see VideoFile.read_again)
+        self._read_again = read_again
 
     @property
     def pending(self) -> int:
         return len(self._waiting) + len(self._writing)
 
     def add_frame(self, frame: Frame) -> None:
-        self._ring.append(_Buffered(frame.index, frame.timestamp, frame.jpeg))
+        jpeg = frame.jpeg
+        if jpeg is None and self._read_again is None:  # nothing can give this frame back later
+            ok, buf = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            jpeg = buf.tobytes() if ok else None
+        self._ring.append(_Buffered(frame.index, frame.timestamp, jpeg, frame.fingerprint))
         ready = [j for j in self._waiting if frame.timestamp >= j.due]
         for job in ready:
             self._submit(job)
@@ -175,25 +191,36 @@ class EvidenceRecorder:
         picks = _pick_frames(v, track, by_index, self.fps)
         centre = by_index[picks["during"]].timestamp if picks else v.timestamp
         clip = [b for b in frames if centre - self.pre_s <= b.timestamp <= centre + self.post_s]
+        sharpest = _sharpest(track, {b.index for b in clip} or set(by_index))
+        wanted = {b.index for b in clip} | set(picks.values()) | ({sharpest.frame_index} if sharpest else set())
+        images = self._images([by_index[i] for i in sorted(wanted) if i in by_index])
         names: dict[str, str] = {}
         for kind, index in picks.items():
-            buffered = by_index.get(index)
-            if buffered is None:
+            if index not in images:
                 continue
-            image = cv2.imdecode(np.frombuffer(buffered.jpeg, np.uint8), cv2.IMREAD_COLOR)
             box = obs[index].box if index in obs else v.box
-            annotated = self._annotate(image, v, track, box, buffered, colours, job.occurred_at)
+            annotated = self._annotate(images[index], v, track, box, by_index[index], colours, job.occurred_at)
             _imwrite(folder / f"{kind}.jpg", annotated)
             names[kind] = f"{kind}.jpg"
-        crop = _vehicle_crop(track, {b.index: b for b in clip} or by_index)
-        if crop is not None:
-            _imwrite(folder / "vehicle.jpg", crop)
+        if sharpest is not None:
+            _imwrite(folder / "vehicle.jpg", _vehicle_crop(images[sharpest.frame_index], sharpest.box))
             names["vehicle"] = "vehicle.jpg"
         if clip:
-            encode_clip([b.jpeg for b in clip], self.fps, folder / "clip.mp4")
+            encode_clip([b.jpeg if b.jpeg is not None else images[b.index] for b in clip], self.fps,
+                        folder / "clip.mp4")
             names["clip"] = "clip.mp4"
         _fsync_dir(folder)
         return names
+
+    def _images(self, frames: list[_Buffered]) -> dict[int, np.ndarray]:
+        """Decoded images of buffered frames: from their JPEG bytes, or read again from the source."""
+        out = {b.index: _decode(b.jpeg) for b in frames if b.jpeg is not None}
+        again = {b.index: b.fingerprint for b in frames if b.jpeg is None}
+        if again:
+            if self._read_again is None:
+                raise OSError(f"frames {sorted(again)[:3]} could not be encoded when they arrived")
+            out.update(self._read_again(again))
+        return out
 
     def _annotate(self, image, v, track, box, buffered, colours, occurred_at) -> np.ndarray:  # type: ignore[no-untyped-def]
         colour_now = {sid: self._colour_at(sid, buffered.timestamp) for sid in colours}
@@ -251,18 +278,23 @@ def _pick_frames(v: Violation, track: Track, available: dict[int, _Buffered], fp
     return picks
 
 
-def _vehicle_crop(track: Track, available: dict[int, _Buffered]) -> np.ndarray | None:
-    """Crop of the vehicle from its clearest frame: the largest confident box in the buffer."""
+def _sharpest(track: Track, available: set[int]) -> Observation | None:
+    """The vehicle's clearest observation among the available frames: the largest confident box."""
     candidates: list[Observation] = [o for o in track.observations if o.frame_index in available]
-    if not candidates:
-        return None
-    best = max(candidates, key=lambda o: o.box.area * o.confidence)
-    image = cv2.imdecode(np.frombuffer(available[best.frame_index].jpeg, np.uint8), cv2.IMREAD_COLOR)
-    crop = _crop(image, best.box, margin=0.15)
-    if crop.shape[0] < 240:  # small vehicles are enlarged so a reviewer can read them
+    return max(candidates, key=lambda o: o.box.area * o.confidence) if candidates else None
+
+
+def _vehicle_crop(image: np.ndarray, box: Box) -> np.ndarray:
+    """Crop of the vehicle with a margin; small vehicles are enlarged so a reviewer can read them."""
+    crop = _crop(image, box, margin=0.15)
+    if crop.shape[0] < 240:
         scale = 240 / crop.shape[0]
         crop = cv2.resize(crop, (int(crop.shape[1] * scale), 240), interpolation=cv2.INTER_CUBIC)
     return crop
+
+
+def _decode(jpeg: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
 
 
 def _crop(image: np.ndarray, box: Box, margin: float) -> np.ndarray:
@@ -273,8 +305,12 @@ def _crop(image: np.ndarray, box: Box, margin: float) -> np.ndarray:
     return image[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)]
 
 
-def encode_clip(jpegs: list[bytes], fps: float, out: Path) -> None:
-    """H.264 MP4 that browsers play (ffmpeg from imageio-ffmpeg); OpenCV's mp4v as a fallback."""
+def encode_clip(frames: Sequence[bytes | np.ndarray], fps: float, out: Path) -> None:
+    """H.264 MP4 that browsers play (ffmpeg from imageio-ffmpeg); OpenCV's mp4v as a fallback.
+
+    `frames` are JPEG bytes (piped to ffmpeg as they are) or decoded BGR images (piped raw)."""
+    raw = not all(isinstance(f, bytes) for f in frames)
+    images = [f if isinstance(f, np.ndarray) else _decode(f) for f in frames] if raw else []
     try:
         import imageio_ffmpeg
 
@@ -282,21 +318,28 @@ def encode_clip(jpegs: list[bytes], fps: float, out: Path) -> None:
     except (ImportError, RuntimeError):
         exe = shutil.which("ffmpeg")
     if exe:
+        if raw:
+            h, w = images[0].shape[:2]
+            source = ["-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w}x{h}"]
+            data = b"".join(np.ascontiguousarray(i).tobytes() for i in images)
+        else:
+            source = ["-f", "image2pipe", "-c:v", "mjpeg"]
+            data = b"".join(f for f in frames if isinstance(f, bytes))
         cmd = [
-            exe, "-hide_banner", "-loglevel", "error", "-y", "-f", "image2pipe", "-c:v", "mjpeg",
+            exe, "-hide_banner", "-loglevel", "error", "-y", *source,
             "-framerate", f"{fps:.3f}", "-i", "-", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2",
             "-c:v", "libx264", "-preset", "veryfast", "-crf", "26", "-pix_fmt", "yuv420p",
             "-movflags", "+faststart", str(out),
         ]  # fmt: skip
-        proc = subprocess.run(cmd, input=b"".join(jpegs), capture_output=True, timeout=300)
+        proc = subprocess.run(cmd, input=data, capture_output=True, timeout=300)
         if proc.returncode == 0:
             return
         log.warning("ffmpeg could not encode %s (%s); using OpenCV", out, proc.stderr.decode()[-200:])
-    first = cv2.imdecode(np.frombuffer(jpegs[0], np.uint8), cv2.IMREAD_COLOR)
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (first.shape[1], first.shape[0]))
+    images = images or [_decode(f) for f in frames if isinstance(f, bytes)]
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (images[0].shape[1], images[0].shape[0]))
     try:
-        for data in jpegs:
-            writer.write(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+        for image in images:
+            writer.write(image)
     finally:
         writer.release()
     if not out.exists() or out.stat().st_size == 0:

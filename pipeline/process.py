@@ -142,7 +142,7 @@ def process_video(
             f"{video_sha}|{settings_hash}|{v.rule}|{v.where}|{v.track_id}|{v.frame_index}".encode()
         ).hexdigest(),
         occurred_at=lambda t: started + timedelta(seconds=t),
-        pre_s=settings.pre_s, post_s=settings.post_s,
+        pre_s=settings.pre_s, post_s=settings.post_s, read_again=source.read_again,
     )  # fmt: skip
     try:
         _run_loop(source, pipeline, result, progress)
@@ -157,6 +157,7 @@ def process_video(
         raise
     finally:
         detector.close()
+        source.close()
     if source.shortfall:
         msg = (f"{source.path.name}: the container announced {source.frames_expected} frames but only "
                f"{source.frames_read} decoded ({source.shortfall} lost, "

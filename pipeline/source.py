@@ -1,12 +1,19 @@
-"""Video files as a stream of frames, decoded in a thread alongside inference."""
+"""Video files as a stream of frames, decoded in a thread alongside inference.
+
+Frames of a file are not encoded for evidence as they are read: the evidence writer decodes the few
+frames a package needs again from the file (`VideoFile.read_again`), so a run spends nothing on
+frames no violation needs. Each frame carries a small fingerprint to check that the frame decoded
+again is the one seen.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,14 +29,28 @@ JPEG_QUALITY = 85
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One decoded frame. `analyse` says whether the detector runs on it (analysis rate);
-    `jpeg` is the encoded copy kept for evidence clips."""
+    """One decoded frame. `analyse` says whether the detector runs on it (analysis rate).
+
+    `jpeg` is an encoded copy for evidence, made by sources that cannot give a frame again (live
+    streams); a file's frames leave it None and carry `fingerprint` instead (see `fingerprint`)."""
 
     index: int
     timestamp: float
     image: np.ndarray
     analyse: bool
-    jpeg: bytes
+    jpeg: bytes | None = None
+    fingerprint: bytes | None = None
+
+
+def fingerprint(image: np.ndarray) -> bytes:
+    """A cheap identity of a decoded frame: a hash of a sparse grid of its pixels (microseconds)."""
+    h, w = image.shape[:2]
+    sample = np.ascontiguousarray(image[:: max(1, h // 24), :: max(1, w // 32)])
+    return hashlib.blake2b(sample.tobytes(), digest_size=12).digest()
+
+
+class _SeekMissed(Exception):
+    """A frame decoded again is not the frame of that index seen during the run."""
 
 
 def _diagnose_unopenable(path: Path) -> str:
@@ -74,6 +95,8 @@ class VideoFile:
         self.queue_size = queue_size
         self.frames_read = 0
         self.decode_errors = 0
+        self._seek_ok = True
+        self._cursor: tuple[cv2.VideoCapture, int] | None = None  # read_again's in-order reader, next index
 
     @property
     def duration_s(self) -> float | None:
@@ -85,7 +108,7 @@ class VideoFile:
         return math.floor(index / step) != math.floor((index - 1) / step) or index == 0
 
     def frames(self, stop: threading.Event | None = None) -> Iterator[Frame]:
-        """Yield every decodable frame in order; decoding and JPEG encoding run in a thread."""
+        """Yield every decodable frame in order; decoding runs in a thread."""
         stop = stop or threading.Event()
         q: queue.Queue[Frame | BaseException | None] = queue.Queue(maxsize=self.queue_size)
 
@@ -97,8 +120,8 @@ class VideoFile:
                     ok, image = cap.read()
                     if not ok:
                         break
-                    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-                    frame = Frame(index, index / self.fps, image, self._should_analyse(index), buf.tobytes())
+                    frame = Frame(index, index / self.fps, image, self._should_analyse(index),
+                                  fingerprint=fingerprint(image))
                     while not stop.is_set():
                         try:
                             q.put(frame, timeout=0.2)
@@ -130,6 +153,92 @@ class VideoFile:
                     q.get_nowait()
                 except queue.Empty:
                     thread.join(timeout=0.05)
+
+    def read_again(self, wanted: Mapping[int, bytes | None]) -> dict[int, np.ndarray]:
+        """Decode again the frames at the indices of `wanted` (index -> fingerprint, None: unchecked).
+
+        Seeks to a little before the first one and finds it by its fingerprint (containers whose
+        timestamps do not count frames land a few frames off). Where that fails, it reads in decode
+        order as `frames` does, from where the previous call stopped, or from the start when asked
+        for earlier frames, for this call and every later one. Call it from one thread at a time.
+
+        Raises:
+            SourceError: a frame does not decode again, or decodes differently (the file changed).
+        """
+        if not wanted:
+            return {}
+        first = min(wanted)
+        if self._seek_ok and first > 0 and wanted[first] is not None:
+            try:
+                return self._read_seeking(first, wanted)
+            except _SeekMissed:
+                self._seek_ok = False
+                log.warning("%s: seeking does not find the frames asked for; evidence frames are read "
+                            "in order from now on", self.path.name)
+        try:
+            return self._read_in_order(wanted)
+        except _SeekMissed:
+            raise SourceError(f"{self.path}: frames decode differently than during the run (file changed?)") from None
+
+    def _read_seeking(self, first: int, wanted: Mapping[int, bytes | None]) -> dict[int, np.ndarray]:
+        margin = int(2 * self.fps) + 1
+        cap = cv2.VideoCapture(str(self.path))
+        try:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, max(0, first - margin))
+            for _ in range(2 * margin + 1):
+                if not cap.grab():
+                    break
+                ok, image = cap.retrieve()
+                if ok and fingerprint(image) == wanted[first]:
+                    return self._collect(cap, first, {first: image}, wanted)
+            raise _SeekMissed
+        finally:
+            cap.release()
+
+    def _read_in_order(self, wanted: Mapping[int, bytes | None]) -> dict[int, np.ndarray]:
+        if self._cursor is None or self._cursor[1] > min(wanted):
+            self.close()
+            self._cursor = (cv2.VideoCapture(str(self.path)), 0)
+        cap, index = self._cursor
+        self._cursor = None  # until this read has succeeded
+        while index < min(wanted) and cap.grab():
+            index += 1
+        if index < min(wanted):
+            cap.release()
+            raise SourceError(f"{self.path}: frame {min(wanted)} no longer decodes")
+        try:
+            out = self._collect(cap, index - 1, {}, wanted)
+        except BaseException:
+            cap.release()
+            raise
+        self._cursor = (cap, max(wanted) + 1)
+        return out
+
+    def _collect(
+        self, cap: cv2.VideoCapture, index: int, out: dict[int, np.ndarray], wanted: Mapping[int, bytes | None]
+    ) -> dict[int, np.ndarray]:
+        """Read on from frame `index` (already read) to the last wanted frame, checking fingerprints."""
+        for i in range(index + 1, max(wanted) + 1):
+            if not cap.grab():
+                break
+            if i not in wanted:
+                continue
+            ok, image = cap.retrieve()
+            if not ok:
+                break
+            if wanted[i] is not None and fingerprint(image) != wanted[i]:
+                raise _SeekMissed
+            out[i] = image
+        missing = sorted(set(wanted) - set(out))
+        if missing:
+            raise SourceError(f"{self.path}: frames {missing[:5]} no longer decode")
+        return out
+
+    def close(self) -> None:
+        """Release the reader `read_again` keeps open between calls."""
+        if self._cursor is not None:
+            self._cursor[0].release()
+            self._cursor = None
 
     @property
     def shortfall(self) -> int:

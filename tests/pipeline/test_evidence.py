@@ -91,3 +91,33 @@ def test_unwritable_evidence_folder_is_a_storage_error(tmp_path):
     from pipeline.errors import StorageError
 
     assert isinstance(result, StorageError) and "cannot write evidence" in str(result)
+
+
+def test_frames_kept_without_jpeg_are_read_again_only_where_a_package_needs_them(tmp_path):
+    images = {i: frame(i).image for i in range(120)}
+    asked: list[int] = []
+
+    def read_again(wanted):
+        asked.extend(wanted)
+        return {i: images[i] for i in wanted}
+
+    track = make_track(moving(50, list(range(160, 40, -4))), fps=FPS, start_frame=30)
+    rec = EvidenceRecorder(tmp_path, SCENE, FPS, pre_s=2, post_s=2, read_again=read_again)
+    job = EvidenceJob(violation(45), track, datetime(2024, 5, 1, 8, 14, tzinfo=UTC), "v5", due=4.5 + 2)
+    done = []
+    for i in range(120):
+        rec.add_frame(Frame(i, i / FPS, images[i], True))  # a file's frame: no JPEG bytes
+        if i == 47:
+            rec.start(job)
+        done += rec.poll()
+    ((_, files),) = done + rec.flush()
+    assert {f.kind for f in files} == {"before", "during", "after", "vehicle", "clip"}
+    assert sorted(asked) == list(range(25, 66))  # the clip's 4 s and nothing else
+    clip = cv2.VideoCapture(str(tmp_path / "evidence/test/2024-05-01/v5/clip.mp4"))
+    assert int(clip.get(cv2.CAP_PROP_FRAME_COUNT)) == pytest.approx(41, abs=1)
+
+
+def test_frames_without_jpeg_and_no_way_to_read_them_again_are_encoded_on_arrival(tmp_path):
+    rec = EvidenceRecorder(tmp_path, SCENE, FPS)
+    rec.add_frame(Frame(0, 0.0, frame(0).image, True))
+    assert rec._ring[0].jpeg[:2] == b"\xff\xd8"
