@@ -16,6 +16,7 @@ from pipeline.evaluation import evaluate_clip, format_table, load_truth
 from pipeline.process import ProcessSettings, process_video
 from pipeline.report import build_report
 from pipeline.sample import SampleSpec, render_sample
+from tests.databases import database_url
 
 DEMO = "demo-synthetic"
 
@@ -37,7 +38,7 @@ def test_the_demo_weights_find_every_violation_of_the_rendered_truth(tmp_path: P
     assert {v.rule for v in truth.violations} == {"red_light", "solid_line", "wrong_way"}
 
     data = tmp_path / "data"
-    result = process_video(clip.video, clip.scene, ProcessSettings(weights=weights), data)
+    result = process_video(clip.video, clip.scene, ProcessSettings(weights=weights), data, database_url(data))
     scores = evaluate_clip("junction-night" if night else "junction", truth, build_report(result, data))
     print("\n" + format_table([scores]))
 
