@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,7 @@ _USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
 _PLATE = re.compile(r"[A-Z0-9][A-Z0-9.\- ]*")
 PLATE_LENGTH = 32
 _CHAIN_RETRIES = 5
+_CHAIN_LOCK_KEY = 0x7265_7669_6577  # "review": PostgreSQL advisory lock held while appending to the log
 
 
 class RejectReason(StrEnum):
@@ -240,6 +241,9 @@ def decide(
     for attempt in range(_CHAIN_RETRIES):
         try:
             with db.session() as s:
+                if s.get_bind().dialect.name == "postgresql":
+                    # one appender at a time: racing for the chain's end would make all but one retry
+                    s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
                 return _append(s, public_id, reviewer, entry, when, expected_last_review_id)
         except IntegrityError:
             # Another decision took the same place in the chain (PostgreSQL); read the new end, retry.
