@@ -1,6 +1,9 @@
 """Detection and tracking with ultralytics YOLO + ByteTrack; the only module that runs inference.
 
-The ultralytics result becomes `Detection`s here and nowhere else.
+The ultralytics result becomes `Detection`s here and nowhere else. By default the model sees
+the whole frame (`model.track`, exactly what a user of ultralytics would write). With detection
+windows (a region of interest, tiles: see `detector.tiling`) it runs once per window, the boxes
+are mapped back to the frame and merged, and ultralytics' ByteTrack is fed the merged boxes.
 """
 
 from __future__ import annotations
@@ -8,12 +11,14 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from detector.labels import label_map
+from detector.tiling import Window, cut_at_inner_edge, merge_boxes, to_frame, windows_union
 from detector.types import Box, Detection
 from detector.weights import ResolvedWeights, WeightsError
 
@@ -77,6 +82,15 @@ class YoloDetector:
         )
         self._tracker_file.close()
         self.last_latency_s = 0.0
+        self.windows: list[Window] | None = None
+        self._tracker: Any = None  # ByteTrack fed by the windowed path
+
+    def look_at(self, windows: Sequence[Window] | None) -> None:
+        """Run on these windows of each frame (frame pixels) from now on; None: the whole frame.
+
+        Tracks start afresh (a new camera view or scene)."""
+        self.windows = list(windows) if windows else None
+        self.reset()
 
     @property
     def class_names(self) -> dict[int, str]:
@@ -85,6 +99,10 @@ class YoloDetector:
     def track(self, frame: np.ndarray) -> list[Detection]:
         """Detect and track in one frame (frames must be passed in order)."""
         start = time.perf_counter()
+        if self.windows is not None and self.windows != [(0, 0, frame.shape[1], frame.shape[0])]:
+            out = self._track_windows(frame)
+            self.last_latency_s = time.perf_counter() - start
+            return out
         result = self.model.track(
             frame,
             persist=True,
@@ -98,20 +116,42 @@ class YoloDetector:
         return self._to_detections(result)
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
-        """Detect without tracking (track_id stays None)."""
-        result = self.model.predict(
-            frame, imgsz=self.imgsz, conf=self.conf, classes=sorted(self.labels), verbose=False
-        )[0]
-        return self._to_detections(result)
+        """Detect without tracking (track_id stays None), on the detection windows if set."""
+        windows = self.windows or [(0, 0, frame.shape[1], frame.shape[0])]
+        xyxy, conf, cls = predict_windows(self.model, frame, windows, self.imgsz, self.conf, sorted(self.labels))
+        return self._detections(xyxy, cls, conf, [None] * len(cls))
+
+    def _track_windows(self, frame: np.ndarray) -> list[Detection]:
+        from ultralytics.engine.results import Boxes
+
+        xyxy, conf, cls = predict_windows(
+            self.model, frame, self.windows or [], self.imgsz, round(self.conf / 2.5, 3), sorted(self.labels)
+        )
+        tracker = self._bytetrack()
+        tracks = tracker.update(Boxes(np.column_stack([xyxy, conf, cls]), frame.shape[:2]), frame)
+        if len(tracks) == 0:
+            return []
+        # rows: x1 y1 x2 y2 track_id score cls detection_index
+        return self._detections(tracks[:, :4], tracks[:, 6].astype(int), tracks[:, 5], tracks[:, 4].astype(int))
+
+    def _bytetrack(self) -> Any:
+        if self._tracker is None:
+            from ultralytics.trackers.byte_tracker import BYTETracker
+            from ultralytics.utils import YAML, IterableSimpleNamespace
+
+            self._tracker = BYTETracker(args=IterableSimpleNamespace(**YAML.load(self._tracker_file.name)))
+        return self._tracker
 
     def _to_detections(self, result) -> list[Detection]:  # type: ignore[no-untyped-def]
         boxes = result.boxes
         if boxes is None or len(boxes) == 0:
             return []
-        xyxy = boxes.xyxy.cpu().numpy()
-        cls = boxes.cls.cpu().numpy().astype(int)
-        conf = boxes.conf.cpu().numpy()
-        ids = boxes.id.cpu().numpy().astype(int) if boxes.id is not None else [None] * len(cls)
+        ids = boxes.id.cpu().numpy().astype(int) if boxes.id is not None else [None] * len(boxes)
+        return self._detections(
+            boxes.xyxy.cpu().numpy(), boxes.cls.cpu().numpy().astype(int), boxes.conf.cpu().numpy(), ids
+        )
+
+    def _detections(self, xyxy: Any, cls: Any, conf: Any, ids: Any) -> list[Detection]:
         out = []
         for (x1, y1, x2, y2), c, s, tid in zip(xyxy, cls, conf, ids, strict=True):
             label = self.labels.get(int(c))
@@ -132,6 +172,38 @@ class YoloDetector:
         predictor = getattr(self.model, "predictor", None)
         for tracker in getattr(predictor, "trackers", []) or []:
             tracker.reset()
+        if self._tracker is not None:
+            self._tracker.reset()
 
     def close(self) -> None:
         Path(self._tracker_file.name).unlink(missing_ok=True)
+
+
+def predict_windows(
+    model: Any, frame: np.ndarray, windows: Sequence[Window], imgsz: int, conf: float, classes: list[int] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run `model` (an ultralytics YOLO) on each window of `frame` and merge what they find.
+
+    Returns:
+        (xyxy N x 4 in frame pixels, conf N, cls N) after merging duplicates across windows.
+    """
+    bounds = windows_union(windows)
+    parts_xyxy, parts_conf, parts_cls, parts_cut = [], [], [], []
+    for window in windows:
+        x1, y1, x2, y2 = window
+        result = model.predict(frame[y1:y2, x1:x2], imgsz=imgsz, conf=conf, classes=classes, verbose=False)[0]
+        boxes = result.boxes
+        if boxes is None or len(boxes) == 0:
+            continue
+        xyxy = to_frame(boxes.xyxy.cpu().numpy().astype(np.float32), window)
+        parts_xyxy.append(xyxy)
+        parts_conf.append(boxes.conf.cpu().numpy().astype(np.float32))
+        parts_cls.append(boxes.cls.cpu().numpy().astype(np.float32))
+        parts_cut.append(cut_at_inner_edge(xyxy, window, bounds))
+    if not parts_xyxy:
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32)
+    if len(windows) == 1:
+        return parts_xyxy[0], parts_conf[0], parts_cls[0]
+    return merge_boxes(
+        np.concatenate(parts_xyxy), np.concatenate(parts_conf), np.concatenate(parts_cls), np.concatenate(parts_cut)
+    )

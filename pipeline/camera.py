@@ -90,6 +90,7 @@ class CameraPipeline:
         read_again: ReadAgain | None = None,
     ):
         self.scene, self.detector, self.db, self.run_id = scene, detector, db, run_id
+        detector.look_at(scene.detection_windows())  # the scene's region of interest and tiles, if any
         self.dedup_key, self.occurred_at, self.post_s = dedup_key, occurred_at, post_s
         self.on_stored, self.keep_reported = on_stored, keep_reported
         self.board = SignalBoard([s.id for s in scene.signals])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -99,6 +99,16 @@ class RuleSettings(_Strict):
     lane_class: LaneClassSettings = LaneClassSettings()
 
 
+class DetectionSettings(_Strict):
+    """Where the detector looks (see docs/SCENE.md, "Detection region and tiles")."""
+
+    region: Literal["frame", "roi"] = "frame"
+    margin: Annotated[float, Field(ge=0, le=1)] = 0.1
+    tiles: tuple[Annotated[int, Field(ge=1, le=8)], Annotated[int, Field(ge=1, le=8)]] = (1, 1)
+    overlap: Annotated[float, Field(ge=0, lt=0.9)] = 0.2
+    whole_region: bool = False
+
+
 class Scene(_Strict):
     camera: Ident
     frame_size: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]]
@@ -107,6 +117,7 @@ class Scene(_Strict):
     lanes: list[Lane] = []
     solid_lines: list[SolidLine] = []
     rules: RuleSettings = RuleSettings()
+    detection: DetectionSettings = DetectionSettings()
 
     def signal(self, signal_id: str) -> Signal:
         return next(s for s in self.signals if s.id == signal_id)
@@ -140,6 +151,16 @@ class Scene(_Strict):
                 "solid_lines": [s.model_copy(update={"line": pts(s.line)}) for s in self.solid_lines],
             }
         )
+
+    def detection_windows(self) -> list[tuple[int, int, int, int]] | None:
+        """The windows of a frame the detector runs on, from `detection`; None: the whole frame once."""
+        from detector.tiling import detection_windows
+
+        d = self.detection
+        if d.region == "frame" and d.tiles == (1, 1):
+            return None
+        region = self.roi(d.margin) if d.region == "roi" else None
+        return detection_windows(self.frame_size, region, d.tiles, d.overlap, d.whole_region)
 
     def roi(self, margin: float = 0.1) -> tuple[int, int, int, int]:
         """Bounding box of every line, lane and signal, grown by `margin` of the frame size."""
@@ -218,6 +239,13 @@ def _semantic_errors(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
         inside(("lanes", i, "polygon"), _points(lane.get("polygon")))
     for i, solid in items("solid_lines"):
         inside(("solid_lines", i, "line"), _points(solid.get("line")))
+    detection = data.get("detection")
+    if isinstance(detection, dict) and detection.get("region") == "roi":
+        if not any(data.get(k) for k in ("signals", "stop_lines", "lanes", "solid_lines")):
+            errors.append(
+                (("detection", "region"), "region 'roi' is the bounding box of the signals, stop lines, lanes and "
+                 "solid lines, and this scene has none: draw them first or use region 'frame'")
+            )
     return errors
 
 
@@ -263,6 +291,8 @@ def _pydantic_message(err: Any) -> str:
         need = 3 if loc[-1] == "polygon" else 2
         got = len(err["input"]) if isinstance(err.get("input"), list) else "?"
         return f"a {loc[-1]} needs at least {need} points [[x, y], ...], got {got}"
+    if kind == "literal_error":
+        return f"expected one of {err.get('ctx', {}).get('expected', '?')}, got {err.get('input')!r}"
     if kind == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern", "").startswith("^(car"):
         return f"expected one of {', '.join(LABELS)}, got {err['input']!r}"
     got = err.get("input")
@@ -317,4 +347,6 @@ def load_scene(path: str | Path) -> Scene:
 
 def scene_hash(scene: Scene) -> str:
     """SHA-256 of the scene's validated content (comments and key order do not matter)."""
-    return hashlib.sha256(scene.model_dump_json().encode()).hexdigest()
+    # the default detection settings are left out, so scenes written before they existed keep their hash
+    exclude = {"detection"} if scene.detection == DetectionSettings() else None
+    return hashlib.sha256(scene.model_dump_json(exclude=exclude).encode()).hexdigest()

@@ -87,9 +87,21 @@ def eval_detector_command(
     imgsz: Annotated[int | None, typer.Option("--imgsz", min=32, help="Inference size (default: the model's).")] = None,
     conf: Annotated[float, typer.Option("--conf", min=0.01, max=0.99, help="Detection confidence.")] = 0.25,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    tiles: Annotated[str, typer.Option("--tiles", help="Overlapping tiles COLSxROWS, merged (e.g. 2x2).")] = "1x1",
+    overlap: Annotated[float, typer.Option("--overlap", min=0.0, max=0.8, help="Share of a tile shared.")] = 0.2,
+    whole: Annotated[bool, typer.Option("--whole-region", help="With --tiles: run on the whole region too.")] = False,
+    roi: Annotated[
+        float | None,
+        typer.Option("--roi", min=0.0, max=1.0, help="Detect only around the labelled stop lines and signals, "
+                     "grown by this share of the image (a scene's region of interest)."),
+    ] = None,
+    riders: Annotated[
+        bool, typer.Option("--merge-riders", help="Fold persons on a two-wheeler into it first, as the pipeline does.")
+    ] = False,
 ) -> None:
     """Detection recall and precision per class at IoU 0.5 on a YOLO-format labelled image set."""
     from detector.evaluate import EvaluationError, evaluate_detector
+    from detector.tiling import parse_tiles
     from detector.weights import WeightsError, resolve
 
     if as_json:  # ultralytics announces each model load on stdout; keep stdout pure JSON
@@ -97,13 +109,18 @@ def eval_detector_command(
     try:
         w = resolve(weights)
         size = imgsz or w.imgsz or 640
-        scores = evaluate_detector(w.path, images, imgsz=size, conf=conf, overrides=w.class_overrides)
-    except (EvaluationError, WeightsError) as exc:
+        scores = evaluate_detector(
+            w.path, images, imgsz=size, conf=conf, overrides=w.class_overrides, tiles=parse_tiles(tiles),
+            overlap=overlap, whole_region=whole, roi_margin=roi, merge_riders=riders,
+        )  # fmt: skip
+    except (EvaluationError, WeightsError, ValueError) as exc:
         raise _fail(exc, 2) from None
     if as_json:
         console.print_json(json.dumps({"weights_name": w.name, **scores.as_dict()}))
         return
-    table = Table(title=f"{w.name} on {images} ({scores.images} images, {size} px, conf {conf}, IoU {scores.iou})")
+    how = ", ".join(f"{k} {v}" for k, v in scores.settings.items() if k not in ("weights", "imgsz", "conf"))
+    table = Table(title=f"{w.name} on {images} ({scores.images} images, {size} px, conf {conf}, IoU {scores.iou}; "
+                  f"{how})")
     for col in ("class", "truths", "predictions", "recall", "precision"):
         table.add_column(col, justify="left" if col == "class" else "right")
     unlabelled = []

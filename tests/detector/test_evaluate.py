@@ -8,8 +8,10 @@ from detector.evaluate import (
     DetectionScores,
     EvaluationError,
     LabelledBox,
+    _merged_riders,
     eval_class,
     label_path,
+    label_roi,
     match,
     read_label_file,
     score_image,
@@ -100,3 +102,20 @@ def test_scores_per_class_and_pooled_rows():
     assert (c["red_light"].recall, c["signal"].recall, c["signal"].precision) == (0.0, 1.0, 1.0)
     assert scores.images == 1
     assert scores.as_dict()["classes"]["motorcycle"]["precision"] == 0.5
+
+
+def test_a_rider_counts_as_the_motorbike_row_and_merging_joins_rider_and_bike():
+    truths = [box("motorcycle", 100, 60, 130, 140)]  # the dataset boxes rider and bike together
+    rider, bike = box("person", 102, 60, 128, 120, 0.8), box("motorcycle", 100, 105, 130, 140, 0.6)
+    plain, merged = DetectionScores(), DetectionScores()
+    score_image(plain, truths, [rider, bike])
+    assert plain.classes["motorcycle"].recall == 0.0  # the bike alone is under half the truth
+    score_image(merged, truths, _merged_riders([rider, bike, box("traffic light", 0, 0, 4, 10)]))
+    assert merged.classes["motorcycle"].recall == 1.0 and merged.classes["motorcycle+person"].precision == 1.0
+    assert "traffic light" in merged.classes  # classes trafficcam does not use are left alone
+
+
+def test_region_of_interest_from_labelled_stop_lines_and_signals():
+    truths = [box("stop_line", 100, 300, 500, 310), box("red_light", 400, 50, 410, 70), box("car", 0, 0, 50, 50)]
+    assert label_roi(truths, 640, 480, margin=0.1) == (36, 2, 565, 359)
+    assert label_roi([box("car", 0, 0, 50, 50)], 640, 480, margin=0.1) is None

@@ -43,7 +43,21 @@ def test_eval_detector_prints_recall_and_precision_per_class(app, monkeypatch, t
     assert result.exit_code == 0, result.output
     assert "motorcycle" in result.output and "0.800" in result.output and "1.000" in result.output
     assert "person 4" in result.output  # predicted classes the labels lack are listed, not tabled
-    assert seen == {"path": str(weights), "imgsz": 640, "conf": 0.25, "overrides": {}}
+    assert seen == {"path": str(weights), "imgsz": 640, "conf": 0.25, "overrides": {}, "tiles": (1, 1),
+                    "overlap": 0.2, "whole_region": False, "roi_margin": None, "merge_riders": False}
+
+
+def test_eval_detector_passes_tiles_and_roi_and_refuses_bad_tiles(app, monkeypatch, tmp_path: Path):
+    weights = tmp_path / "w.onnx"
+    weights.write_bytes(b"x")
+    seen = {}
+    monkeypatch.setattr("detector.evaluate.evaluate_detector", lambda p, i, **kw: seen.update(kw) or fake_scores())
+    args = ["eval-detector", "--images", str(tmp_path), "--weights", str(weights)]
+    result = runner.invoke(app, [*args, "--tiles", "3x2", "--whole-region", "--roi", "0.1"])
+    assert result.exit_code == 0, result.output
+    assert (seen["tiles"], seen["whole_region"], seen["roi_margin"]) == ((3, 2), True, 0.1)
+    result = runner.invoke(app, [*args, "--tiles", "2by2"])
+    assert result.exit_code == 2 and "COLSxROWS" in result.output
 
 
 def test_eval_detector_json(app, monkeypatch, tmp_path: Path):

@@ -31,6 +31,10 @@ class ScriptedDetector:
     """Stands in for YOLO: one motorbike driving up the image, crossing y=150 at frame 30."""
 
     last_latency_s = 0.0
+    windows: list[tuple[int, int, int, int]] | None = None
+
+    def look_at(self, windows: list[tuple[int, int, int, int]] | None) -> None:
+        self.windows = windows
 
     def track(self, image: np.ndarray) -> list[Detection]:
         i = int(image[0, 0, 0])  # the frame index is written into the top-left pixel
@@ -82,3 +86,14 @@ def test_same_keys_again_add_nothing(tmp_path):
     db, run_id, pipeline = run(tmp_path, "again")
     assert [r.new for r in pipeline.reported] == [False]
     assert repo.count_violations(db) == 1 and repo.list_violations(db, run_id=run_id) == []
+
+
+def test_the_scenes_detection_windows_reach_the_detector(tmp_path):
+    db = open_database(None, tmp_path)
+    tiled = SCENE.model_copy(update={"detection": SCENE.detection.model_copy(update={"tiles": (2, 1)})})
+    detector = ScriptedDetector()
+    CameraPipeline(
+        tiled, [], detector, db, tmp_path, FPS, 1,  # type: ignore[arg-type]
+        dedup_key=lambda v: "k", occurred_at=lambda t: datetime.now(UTC),
+    )  # fmt: skip
+    assert detector.windows == [(0, 0, 178, 240), (142, 0, 320, 240)]

@@ -71,6 +71,15 @@ def test_shared_scene_files_load_unchanged(clip):
         (lambda d: d["rules"].update(speeding={}), r"rules\.speeding: unknown key"),
         # duplicate ids
         (lambda d: d["signals"].append({"id": "main", "box": [1, 1, 5, 5]}), r"duplicate id 'main'"),
+        # detection region that is neither keyword
+        (lambda d: d.update(detection={"region": "lanes"}), r"detection\.region: expected one of 'frame' or 'roi'"),
+        # tiles out of range
+        (lambda d: d.update(detection={"tiles": [2, 12]}), r"detection\.tiles\[1\]: .*less than or equal to 8"),
+        # a misspelt detection key
+        (lambda d: d.update(detection={"tile": [2, 2]}), r"detection\.tile: unknown key"),
+        # a region of interest with nothing to bound it
+        (lambda d: [d.pop(k) for k in ("signals", "stop_lines", "lanes", "solid_lines")]
+         and d.update(detection={"region": "roi"}), r"detection\.region: region 'roi' is the bounding box"),
     ],
 )
 def test_each_error_names_line_key_and_expectation(tmp_path, change, expected):
@@ -132,3 +141,21 @@ def test_scene_hash_ignores_formatting_but_not_content():
     changed = copy.deepcopy(MINIMAL)
     changed["stop_lines"][0]["line"][0] = [0, 331]
     assert scene_hash(a) == scene_hash(b) != scene_hash(parse_scene(changed))
+
+
+def test_detection_defaults_to_the_whole_frame_and_keeps_old_hashes():
+    scene = parse_scene(MINIMAL)
+    assert scene.detection_windows() is None
+    with_default = parse_scene({**MINIMAL, "detection": {"region": "frame", "tiles": [1, 1]}})
+    assert scene_hash(with_default) == scene_hash(scene)
+    assert scene_hash(parse_scene({**MINIMAL, "detection": {"tiles": [2, 2]}})) != scene_hash(scene)
+
+
+def test_detection_region_and_tiles_give_windows_inside_the_frame():
+    roi = parse_scene({**MINIMAL, "detection": {"region": "roi", "margin": 0.05}})
+    ((x1, y1, x2, y2),) = roi.detection_windows()
+    # lines, lanes and signals span x 0..570, y 178..479; 5% of 640 x 480 around them
+    assert (x1, y1, x2, y2) == (0, 154, 602, 480)
+    tiled = parse_scene({**MINIMAL, "detection": {"tiles": [2, 2], "whole_region": True}}).detection_windows()
+    assert tiled[0] == (0, 0, 640, 480) and len(tiled) == 5
+    assert all(0 <= a < c <= 640 and 0 <= b < d <= 480 for a, b, c, d in tiled)
