@@ -135,6 +135,8 @@ class Daemon:
         self.live_instances = 1
         self.share: int | None = None
         self._last_balance = float("-inf")
+        self._short = False
+        """Holds fewer cameras than its share, or another instance missed a heartbeat."""
 
     # -- start-up ----------------------------------------------------------------------------
 
@@ -242,7 +244,9 @@ class Daemon:
             if time.monotonic() - last_disk >= 5.0:
                 self.disk.check()
                 last_disk = time.monotonic()
-            if time.monotonic() - self._last_balance >= self.settings.lease_ttl_s / 3:
+            # below its share (a camera being handed over) or with a silent peer, it looks every tick
+            every = TICK_S if self._short else self.settings.lease_ttl_s / 3
+            if time.monotonic() - self._last_balance >= every:
                 self.balance()
             self._release_retired()
             self._restart_dead_workers()
@@ -283,7 +287,9 @@ class Daemon:
                 self._drop(lease.camera_id)
             live = lease_store.live_instances(db, ttl)
             self.live_instances = len(set(live) | {self.instance})
-            self.share = lease_store.fair_share(len(self.wanted), live, self.instance)
+            # an instance that missed a beat may be dead: look every tick until its leases lapse or it beats
+            suspect = any(age > ttl / 2 for name, age in live.items() if name != self.instance)
+            self.share = lease_store.fair_share(len(self.wanted), list(live), self.instance)
             active = sorted((cid for cid in self.leases if cid not in self.releasing), key=self._preference)
             if len(active) > self.share:
                 for cid in active[self.share :]:
@@ -292,6 +298,7 @@ class Daemon:
                     self._retire(cid)
             elif len(active) < self.share:
                 self._acquire(self.share - len(active))
+            self._short = suspect or len([c for c in self.leases if c not in self.releasing]) < self.share
         except StorageError as exc:
             log.error("leases not renewed: %s", exc)
         self._stop_unrenewed()

@@ -139,6 +139,10 @@ class CameraWorker:
             closed = close_stale_coverage(db, self.id)
             if closed:
                 log.info("camera %s: closed %d coverage period(s) left open by an earlier daemon", self.id, closed)
+            # held from now on: the ledger says so before the detector has loaded
+            now = time.time()
+            record_coverage(db, self.id, CoverageReason.STARTING, datetime.fromtimestamp(now, UTC), "loading")
+            self.state, self._pending, self._last_touch = CoverageReason.STARTING, (CoverageReason.STARTING, now), now
             s = self.ctx.settings
             self.detector = YoloDetector(self.ctx.weights, imgsz=s.imgsz, conf=s.conf)
             self.source.start()

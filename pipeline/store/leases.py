@@ -78,11 +78,17 @@ def heartbeat(db: Database, instance: str, *, http: str | None = None) -> None:
             row.http = http
 
 
-def live_instances(db: Database, ttl_s: float) -> list[str]:
-    """The instances that beat within the last `ttl_s` seconds, sorted."""
+def live_instances(db: Database, ttl_s: float) -> dict[str, float]:
+    """The instances that beat within the last `ttl_s` seconds, by name (sorted), with the
+    seconds since their last beat."""
     with db.session() as s:
-        since = db_now(s) - timedelta(seconds=ttl_s)
-        return sorted(s.scalars(select(InstanceRow.id).where(InstanceRow.heartbeat_at >= since)))
+        now = db_now(s)
+        rows = s.execute(
+            select(InstanceRow.id, InstanceRow.heartbeat_at).where(
+                InstanceRow.heartbeat_at >= now - timedelta(seconds=ttl_s)
+            )
+        )
+        return {r.id: max(0.0, (now - r.heartbeat_at).total_seconds()) for r in sorted(rows)}
 
 
 def forget_instance(db: Database, instance: str) -> None:

@@ -130,7 +130,8 @@ def test_violations_from_a_stream_survive_its_loss_while_a_dead_camera_keeps_ret
     assert reasons.index(CoverageReason.STREAM_DOWN) > reasons.index(CoverageReason.ENFORCING)
     assert all(p.ended_at is not None for p in ledger)
     assert CoverageReason.EVIDENCE_PAUSED in reasons
-    assert {p.reason for p in list_coverage(db, "dead")} == {CoverageReason.STREAM_DOWN}
+    # held from the start (the ledger says "starting" while the detector loads), never enforcing
+    assert {p.reason for p in list_coverage(db, "dead")} == {CoverageReason.STARTING, CoverageReason.STREAM_DOWN}
     db.close()
 
 

@@ -82,13 +82,15 @@ def test_a_new_instance_counts_itself_before_its_first_heartbeat() -> None:
 def test_live_instances_are_those_with_a_recent_heartbeat(db: Database) -> None:
     ls.heartbeat(db, "h1:10:aa", http="127.0.0.1:9100")
     ls.heartbeat(db, "h2:20:bb")
-    assert ls.live_instances(db, ttl_s=30) == ["h1:10:aa", "h2:20:bb"]
+    assert list(ls.live_instances(db, ttl_s=30)) == ["h1:10:aa", "h2:20:bb"]
     time.sleep(0.3)
     ls.heartbeat(db, "h2:20:bb")
-    assert ls.live_instances(db, ttl_s=0.2) == ["h2:20:bb"]
+    live = ls.live_instances(db, ttl_s=0.2)
+    assert list(live) == ["h2:20:bb"] and 0 <= live["h2:20:bb"] < 0.2
+    assert ls.live_instances(db, ttl_s=30)["h1:10:aa"] >= 0.3  # seconds since its last beat
     ls.acquire(db, "cam-1", "h2:20:bb", ttl_s=30)
     ls.forget_instance(db, "h2:20:bb")
-    assert ls.live_instances(db, ttl_s=30) == ["h1:10:aa"] and ls.list_leases(db) == []
+    assert list(ls.live_instances(db, ttl_s=30)) == ["h1:10:aa"] and ls.list_leases(db) == []
 
 
 def test_a_worker_that_lost_its_camera_cannot_write(db: Database, run_id: int, make_violation, make_evidence) -> None:  # type: ignore[no-untyped-def]
