@@ -20,6 +20,7 @@ def snapshot() -> DaemonHealth:
             CameraHealth("south", "rtsp://cam/2", False, False, "stream_down", None, 0.0, 17, 0, 0, 0, {},
                          "cannot open the stream", None),
         ],
+        instance="vm:4242:a1b2c3", held=["north", "south"], live_instances=2, share=2,
     )  # fmt: skip
 
 
@@ -47,6 +48,14 @@ def test_health_json(server):
     north, south = data["cameras"]
     assert north["connected"] and north["enforcing"] and north["analysed_fps"] == 9.5
     assert south["reconnects"] == 17 and south["reason"] == "stream_down" and south["last_frame_age_s"] is None
+    assert data["instance"] == "vm:4242:a1b2c3" and data["held"] == ["north", "south"]
+    assert data["live_instances"] == 2 and data["share"] == 2
+
+
+@pytest.mark.parametrize(("share", "status"), [(0, "standby"), (1, "degraded"), (None, "degraded")])
+def test_an_instance_without_cameras_is_standby_only_when_its_share_is_zero(share, status):
+    health = DaemonHealth(uptime_s=1.0, evidence_paused=False, free_mb=None, cameras=[], share=share)
+    assert health.to_json()["status"] == status
 
 
 def test_prometheus_metrics(server):
