@@ -12,6 +12,7 @@ from pipeline.evaluation import Truth, load_truth
 from pipeline.process import ProcessResult, ProcessSettings, process_video
 from pipeline.report import build_report
 from tests.conftest import COCO_WEIGHTS, need_shared
+from tests.databases import database_url
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def clip_runs(tmp_path_factory):
             truth = load_truth(folder / "truth.yaml")
             data = tmp_path_factory.mktemp(f"run-{name}")
             settings = ProcessSettings(weights=str(COCO_WEIGHTS), analysis_fps=analysis_fps)
-            result = process_video(folder / truth.video, folder / "scene.yaml", settings, data)
+            result = process_video(folder / truth.video, folder / "scene.yaml", settings, data, database_url(data))
             cache[key] = ClipRun(name, folder, data, truth, result, build_report(result, data))
         return cache[key]
 

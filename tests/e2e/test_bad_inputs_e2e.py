@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 
 import pytest
 import yaml
 
 from tests.conftest import SHARED, need_shared
+from tests.databases import sql
 from tests.test_cli import trafficcam
 
 pytestmark = pytest.mark.slow
 
 
-def _evidence_hashes(db_path):
-    with sqlite3.connect(db_path) as con:
-        return sorted(con.execute("select path, sha256 from evidence").fetchall())
+def _evidence_hashes(data):
+    return sorted(sql(data, "select path, sha256 from evidence"))
 
 
 def test_truncated_video_rescaled_scene_rerun_and_failures_keep_records(tmp_path):
@@ -45,24 +44,21 @@ def test_truncated_video_rescaled_scene_rerun_and_failures_keep_records(tmp_path
     assert "drawn for 1280x960 but the video is 640x480" in out
     assert "announced 384 frames but only 192 decoded" in out
     assert "red_light" in first.stdout
-    db = data / "trafficcam.db"
-    before = _evidence_hashes(db)
+    before = _evidence_hashes(data)
     assert before, "the first half of the Hanoi clip has red-light runners the COCO model catches"
 
     second = trafficcam(*args)  # same file, same settings: nothing new
     assert second.returncode == 0, second.stderr
-    assert _evidence_hashes(db) == before
-    with sqlite3.connect(db) as con:
-        assert con.execute("select count(*) from runs").fetchone()[0] == 2
-        assert con.execute("select count(distinct dedup_key) from violations").fetchone()[0] == len(
-            {p.split("/")[-2] for p, _ in before}
-        )
+    assert _evidence_hashes(data) == before
+    assert sql(data, "select count(*) from runs") == [(2,)]
+    stored = len({p.split("/")[-2] for p, _ in before})
+    assert sql(data, "select count(distinct dedup_key) from violations") == [(stored,)]
 
     # a failing run on the same data dir loses and changes nothing
     broken = trafficcam("process", str(SHARED / "bad_inputs/not_a_video.mp4"), "--scene", str(scene_path),
                         "--data-dir", str(data))
     assert broken.returncode == 2
-    assert _evidence_hashes(db) == before
+    assert _evidence_hashes(data) == before
     for path, sha in before:
         assert hashlib.sha256((data / path).read_bytes()).hexdigest() == sha
 

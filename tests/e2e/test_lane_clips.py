@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.evaluation import evaluate_clip, format_table
 from pipeline.store import repository as repo
-from pipeline.store.db import open_database
+from tests.databases import open_test_database
 
 pytestmark = pytest.mark.slow
 
@@ -94,7 +94,7 @@ def test_no_lane_class_reports_and_one_report_per_track_rule_and_place(lane_run)
 
 def test_lane_violations_have_evidence_with_matching_hashes(lane_run):
     _, data, result, report, _ = lane_run
-    records = [r for r in repo.list_violations(open_database(None, data), run_id=result.run_id) if r.rule in LANE_RULES]
+    records = [r for r in repo.list_violations(open_test_database(data), run_id=result.run_id) if r.rule in LANE_RULES]
     assert len(records) == len(report["violations"])
     for record in records:
         # a violation found late (a rider seen as a person until its majority label became motorcycle)

@@ -8,8 +8,8 @@ import pytest
 
 from pipeline.evaluation import evaluate_clip, format_table
 from pipeline.store import repository as repo
-from pipeline.store.db import open_database
 from tests.conftest import SHARED
+from tests.databases import open_test_database
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,7 @@ def test_red_light_violations_against_truth(clip_run):
 
 def test_every_record_has_complete_evidence_with_matching_hashes(clip_run):
     _, data, result, report, _ = clip_run
-    db = open_database(None, data)
+    db = open_test_database(data)
     records = repo.list_violations(db, run_id=result.run_id)
     assert len(records) == len(report["violations"]) > 0
     assert any(r.rule == "red_light" for r in records)

@@ -14,7 +14,7 @@ from pipeline.rules import build_rules
 from pipeline.scene import parse_scene
 from pipeline.source import Frame
 from pipeline.store import repository as repo
-from pipeline.store.db import open_database
+from tests.databases import open_test_database
 
 FPS = 10.0
 SCENE = parse_scene(
@@ -53,7 +53,7 @@ def frame(i: int) -> Frame:
 
 
 def run(tmp_path, run_name: str):
-    db = open_database(None, tmp_path)
+    db = open_test_database(tmp_path)
     run_id = repo.start_run(db, camera_id="unit", source=run_name, model_name="scripted", model_sha256="0" * 64,
                             scene_sha256="1" * 64, settings_json="{}", settings_hash="2" * 64, software_version="t")
     started = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -89,7 +89,7 @@ def test_same_keys_again_add_nothing(tmp_path):
 
 
 def test_the_scenes_detection_windows_reach_the_detector(tmp_path):
-    db = open_database(None, tmp_path)
+    db = open_test_database(tmp_path)
     tiled = SCENE.model_copy(update={"detection": SCENE.detection.model_copy(update={"tiles": (2, 1)})})
     detector = ScriptedDetector()
     CameraPipeline(
