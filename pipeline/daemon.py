@@ -6,8 +6,9 @@ checks free disk space, runs retention and serves /health and /metrics.
 
 Several daemons may watch the same cameras.yaml against one PostgreSQL database: each camera
 is processed by exactly one of them, the one holding its lease (`pipeline/store/leases.py`).
-Every `heartbeat_s` the daemon renews its leases, counts the live instances, and takes free or
-expired cameras up to its fair share, or releases what it holds beyond it; a camera whose lease
+Every third of `lease_ttl_s` (every tick while it is short of its share or a peer missed a
+heartbeat) the daemon beats, renews its leases, counts the live instances, and takes free or
+lapsed cameras up to its fair share, or hands over what it holds beyond it; a camera whose lease
 it lost (taken over after a stall) or could not renew in time is stopped at once.
 
 SIGTERM / SIGINT set the stop event: workers stop reading, flush their pipelines (evidence of
