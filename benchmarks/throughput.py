@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -24,12 +25,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.report import replace_section  # noqa: E402
 
-CLIPS = {  # name -> (video, scene) under shared/clips
+CLIPS = {  # name -> (video, scene) under shared/clips; every size is a clip as recorded, none resized
     "640x480 Hanoi": ("hanoi_ltk_hangbai/16h30.25.9.22.mp4", "hanoi_ltk_hangbai/scene.yaml"),
     "960x540 Beijing": ("beijing_intersection/ua_detrac.mp4", None),
     "1280x720 Nepal": ("nepal_yellow_van_right/yellow_van_right.mp4", "nepal_yellow_van_right/scene.yaml"),
 }
 EMPTY_SCENE = "camera: bench\nframe_size: [{w}, {h}]\n"
+# detection settings measured on the first clip (scene `detection:` section, docs/SCENE.md)
+DETECTION_ROWS = {
+    "region roi": {"region": "roi"},
+    "tiles 2x2": {"tiles": [2, 2]},
+    "tiles 2x2 + whole frame": {"tiles": [2, 2], "whole_region": True},
+}
+QUIET_LOAD = 0.5
 
 
 def _peak_rss_mb() -> float:
@@ -84,12 +92,44 @@ def measure_process(video: str, scene: str, weights: str, analysis_fps: float | 
     }  # fmt: skip
 
 
+def _cpu_busy_s() -> float:
+    """Seconds of CPU time the whole machine has spent busy since boot (all cores, /proc/stat)."""
+    fields = [float(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def load_1min() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def wait_for_quiet(max_wait_s: float) -> float:
+    """Wait (up to `max_wait_s`) until the 1-minute load average is at most QUIET_LOAD; return it."""
+    deadline = time.monotonic() + max_wait_s
+    load = load_1min()
+    while load > QUIET_LOAD and time.monotonic() < deadline:
+        print(f"load average {load:.2f} > {QUIET_LOAD}: waiting for a quiet machine", file=sys.stderr)
+        time.sleep(60)
+        load = load_1min()
+    return load
+
+
 def run_child(mode: str, **kwargs: object) -> dict:
-    """One measurement in a fresh interpreter."""
+    """One measurement in a fresh interpreter, with the CPU the rest of the machine used meanwhile."""
     cmd = [sys.executable, __file__, "--child", json.dumps({"mode": mode, **kwargs})]
     env = {**os.environ, "YOLO_OFFLINE": "1", "YOLO_VERBOSE": "False", "OPENCV_FFMPEG_LOGLEVEL": "-8"}
+    busy0, own0, wall0 = _cpu_busy_s(), _children_cpu_s(), time.monotonic()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env, cwd=ROOT)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    wall = time.monotonic() - wall0
+    others = max(0.0, (_cpu_busy_s() - busy0) - (_children_cpu_s() - own0))
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["others_cpu"] = others / (wall * (os.cpu_count() or 1))  # share of the machine others used
+    return result
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _child(spec: dict) -> None:
@@ -98,14 +138,19 @@ def _child(spec: dict) -> None:
     print(json.dumps(fn(**spec)))
 
 
-def _scene_for(shared: Path, scene: str | None, video: str, tmp: Path) -> str:
-    if scene:
-        return str(shared / "clips" / scene)
+def _scene_for(shared: Path, scene: str | None, video: str, tmp: Path, detection: dict | None = None) -> str:
     import cv2
+    import yaml
 
-    cap = cv2.VideoCapture(video)
-    path = tmp / "empty-scene.yaml"
-    path.write_text(EMPTY_SCENE.format(w=int(cap.get(3)), h=int(cap.get(4))))
+    if scene:
+        data = yaml.safe_load((shared / "clips" / scene).read_text(encoding="utf-8"))
+    else:
+        cap = cv2.VideoCapture(video)
+        data = yaml.safe_load(EMPTY_SCENE.format(w=int(cap.get(3)), h=int(cap.get(4))))
+    if detection:
+        data["detection"] = detection
+    path = tmp / f"scene-{len(list(tmp.iterdir()))}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return str(path)
 
 
@@ -114,16 +159,20 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--weights", default=None, help="default: <shared>/models/yolov8n_int8.onnx")
     parser.add_argument("--quick", action="store_true", help="only the 640x480 clip, no analysis-rate sweep")
+    parser.add_argument("--wait-quiet", type=float, default=600.0, metavar="S",
+                        help=f"wait up to S seconds for a 1-minute load average <= {QUIET_LOAD} before each clip")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(json.loads(args.child))
         return
     weights = args.weights or str(args.shared / "models" / "yolov8n_int8.onnx")
-    rows, plot_points = [], []
+    rows, points, loads = [], [], []
     clips = dict(list(CLIPS.items())[:1]) if args.quick else CLIPS
+    started = time.strftime("%Y-%m-%d %H:%M")
     with tempfile.TemporaryDirectory() as tmp:
-        for label, (video_rel, scene_rel) in clips.items():
+        for n, (label, (video_rel, scene_rel)) in enumerate(clips.items()):
+            loads.append((label, wait_for_quiet(args.wait_quiet)))
             video = str(args.shared / "clips" / video_rel)
             scene = _scene_for(args.shared, scene_rel, video, Path(tmp))
             decode = run_child("decode", video=video)
@@ -133,25 +182,41 @@ def main() -> None:
             rows.append(_row(label, "bare ultralytics loop", bare, bare, "YOLO(w).track(frame, persist=True)"))
             rows.append(_row(label, "trafficcam process", proc, bare, "trafficcam process VIDEO --scene S --weights W"))
             rows.append(_stage_row(label, proc))
-            plot_points.append((label, None, proc["frames"] / proc["wall_s"]))
-            if not args.quick:
-                for rate in (15.0, 10.0, 5.0):
-                    if rate < decode["video_fps"]:
-                        p = run_child("process", video=video, scene=scene, weights=weights, analysis_fps=rate)
-                        plot_points.append((label, rate, p["frames"] / p["wall_s"]))
-                        rows.append(_row(label, f"trafficcam process --analysis-fps {rate:g}", p, None,
-                                         f"trafficcam process ... --analysis-fps {rate:g}"))
+            points.append(_point(label, None, "bare", bare))
+            points.append(_point(label, None, "process", proc))
+            if args.quick:
+                continue
+            for rate in (15.0, 10.0, 5.0):
+                if rate < decode["video_fps"]:
+                    p = run_child("process", video=video, scene=scene, weights=weights, analysis_fps=rate)
+                    points.append(_point(label, rate, "process", p))
+                    rows.append(_row(label, f"trafficcam process --analysis-fps {rate:g}", p, None,
+                                     f"trafficcam process ... --analysis-fps {rate:g}"))
+            if n == 0:
+                for what, detection in DETECTION_ROWS.items():
+                    tiled = _scene_for(args.shared, scene_rel, video, Path(tmp), detection)
+                    p = run_child("process", video=video, scene=tiled, weights=weights, analysis_fps=None)
+                    rows.append(_row(label, f"trafficcam process, scene {what}", p, bare,
+                                     f"scene `detection: {json.dumps(detection)}`"))
     table = _table(rows)
     print(table)
-    plot = _plot(plot_points, ROOT / "benchmarks" / "throughput.png")
+    plot = _plot(points, ROOT / "benchmarks" / "throughput.png")
     cpu = platform.processor() or platform.machine()
     machine = f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    before = ", ".join(f"{label} {load:.2f}" for label, load in loads)
     body = (
-        f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {machine}, weights {Path(weights).name} at 320 px, "
-        "one process per row, one after the other. Produced by `.venv/bin/python benchmarks/throughput.py`.\n\n"
+        f"Measured {started} on {machine}, weights {Path(weights).name} at 320 px, one process per row, one "
+        f"after the other. Produced by `.venv/bin/python benchmarks/throughput.py{' --quick' if args.quick else ''}`. "
+        f"1-minute load average before each clip (the script waits up to {args.wait_quiet:g} s for <= {QUIET_LOAD}): "
+        f"{before}; \"others CPU\" is the share of the machine other processes used during that row "
+        "(/proc/stat less the row's own CPU time).\n\n"
         + table + ("\n\n![fps against frame size and analysis rate](benchmarks/throughput.png)\n" if plot else "\n")
     )
     replace_section(ROOT / "BENCHMARKS.md", "Throughput", body)
+
+
+def _point(clip: str, rate: float | None, what: str, m: dict) -> tuple[str, float | None, str, float, float]:
+    return clip, rate, what, m["frames"] / m["wall_s"], m["video_fps"]
 
 
 def _row(clip: str, what: str, m: dict, bare: dict | None, command: str) -> list[str]:
@@ -159,24 +224,26 @@ def _row(clip: str, what: str, m: dict, bare: dict | None, command: str) -> list
     realtime = fps / m["video_fps"] if m["video_fps"] else 0
     ratio = f"{(bare['wall_s'] / m['wall_s']):.2f}" if bare else ""
     return [clip, what, f"{m['frames']}/{m['analysed']}", f"{fps:.1f}", f"{realtime:.2f}x", ratio,
-            f"{m['rss_mb']:.0f}", f"`{command}`"]
+            f"{m['rss_mb']:.0f}", f"{100 * m.get('others_cpu', 0):.0f}%", f"`{command}`"]
 
 
 def _stage_row(clip: str, proc: dict) -> list[str]:
     total = proc["wall_s"]
     shares = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in sorted(proc["stages"].items(), key=lambda kv: -kv[1]))
-    return [clip, "process: share of wall time", "", "", "", "", "", shares]
+    return [clip, "process: share of wall time", "", "", "", "", "", "", shares]
 
 
 def _table(rows: list[list[str]]) -> str:
     head = ["clip", "what", "frames read/analysed", "fps", "x real time", "speed vs bare loop", "peak RSS MB",
-            "command / notes"]
+            "others CPU", "command / notes"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
 
 
-def _plot(points: list[tuple[str, float | None, float]], out: Path) -> bool:
+def _plot(points: list[tuple[str, float | None, str, float, float]], out: Path) -> bool:
+    """Left: frames per second against frame size (bare loop and process, every frame analysed).
+    Right: process against the analysis rate, one line per clip."""
     try:
         import matplotlib
 
@@ -184,17 +251,34 @@ def _plot(points: list[tuple[str, float | None, float]], out: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for label in dict.fromkeys(p[0] for p in points):
-        pts = sorted(((r or 30.0), fps) for lab, r, fps in points if lab == label)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
-    ax.set_xlabel("analysis rate (frames analysed per second of video; 30 = every frame or the clip's rate)")
-    ax.set_ylabel("frames processed per second")
-    ax.set_title("trafficcam process throughput (COCO YOLOv8n int8, 320 px, 2-core CPU)")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
+    clips = list(dict.fromkeys(p[0] for p in points))
+    fig, (by_size, by_rate) = plt.subplots(1, 2, figsize=(11, 4.2))
+    pixels = {c: math.prod(int(v) for v in c.split()[0].split("x")) / 1e6 for c in clips}  # "640x480 Hanoi" -> MP
+    for what, style in (("bare", "s--"), ("process", "o-")):
+        pts = sorted((pixels[c], fps) for c, r, w, fps, _ in points if w == what and r is None)
+        by_size.plot([p[0] for p in pts], [p[1] for p in pts], style, label=f"{what} (every frame)")
+    for c in clips:
+        by_size.annotate(c.split()[0], (pixels[c], max(f for cc, r, w, f, _ in points if cc == c and r is None)),
+                         textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    by_size.set_xlabel("frame size (megapixels)")
+    by_size.set_ylabel("video frames processed per second")
+    by_size.set_title("fps against input size")
+    by_size.legend()
+    for c in clips:
+        video_fps = next(v for cc, _, _, _, v in points if cc == c)
+        pts = sorted(((r or video_fps), fps) for cc, r, w, fps, _ in points if cc == c and w == "process")
+        by_rate.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=c)
+    by_rate.set_xlabel("analysis rate (detected frames per video second; right: all)")
+    by_rate.set_ylabel("video frames processed per second")
+    by_rate.set_title("trafficcam process against analysis rate")
+    by_rate.legend(fontsize=8)
+    for ax in (by_size, by_rate):
+        ax.grid(True, alpha=0.3)
+        ax.set_ylim(bottom=0)
+    fig.suptitle("COCO YOLOv8n int8 at 320 px, 2-core CPU", fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
+    plt.close(fig)
     return True
 
 
