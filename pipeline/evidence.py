@@ -13,12 +13,13 @@ file (`read_again`), so the hot path encodes nothing and memory does not grow wi
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import shutil
 import subprocess
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -192,7 +193,7 @@ class EvidenceRecorder:
         centre = by_index[picks["during"]].timestamp if picks else v.timestamp
         clip = [b for b in frames if centre - self.pre_s <= b.timestamp <= centre + self.post_s]
         sharpest = _sharpest(track, {b.index for b in clip} or set(by_index))
-        wanted = {b.index for b in clip} | set(picks.values()) | ({sharpest.frame_index} if sharpest else set())
+        wanted = set(picks.values()) | ({sharpest.frame_index} if sharpest else set())
         images = self._images([by_index[i] for i in sorted(wanted) if i in by_index])
         names: dict[str, str] = {}
         for kind, index in picks.items():
@@ -206,11 +207,18 @@ class EvidenceRecorder:
             _imwrite(folder / "vehicle.jpg", _vehicle_crop(images[sharpest.frame_index], sharpest.box))
             names["vehicle"] = "vehicle.jpg"
         if clip:
-            encode_clip([b.jpeg if b.jpeg is not None else images[b.index] for b in clip], self.fps,
-                        folder / "clip.mp4")
+            encode_clip(lambda: self._clip_frames(clip), self.fps, folder / "clip.mp4")
             names["clip"] = "clip.mp4"
         _fsync_dir(folder)
         return names
+
+    def _clip_frames(self, clip: list[_Buffered], chunk: int = 32) -> Iterator[bytes | np.ndarray]:
+        """The clip's frames in order, decoded a few at a time so a 720p clip is never all in memory."""
+        for start in range(0, len(clip), chunk):
+            part = clip[start : start + chunk]
+            images = self._images([b for b in part if b.jpeg is None])
+            for b in part:
+                yield b.jpeg if b.jpeg is not None else images[b.index]
 
     def _images(self, frames: list[_Buffered]) -> dict[int, np.ndarray]:
         """Decoded images of buffered frames: from their JPEG bytes, or read again from the source."""
@@ -305,45 +313,68 @@ def _crop(image: np.ndarray, box: Box, margin: float) -> np.ndarray:
     return image[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)]
 
 
-def encode_clip(frames: Sequence[bytes | np.ndarray], fps: float, out: Path) -> None:
+ClipFrames = Iterable[bytes | np.ndarray] | Callable[[], Iterable[bytes | np.ndarray]]
+
+
+def encode_clip(frames: ClipFrames, fps: float, out: Path) -> None:
     """H.264 MP4 that browsers play (ffmpeg from imageio-ffmpeg); OpenCV's mp4v as a fallback.
 
-    `frames` are JPEG bytes (piped to ffmpeg as they are) or decoded BGR images (piped raw)."""
-    raw = not all(isinstance(f, bytes) for f in frames)
-    images = [f if isinstance(f, np.ndarray) else _decode(f) for f in frames] if raw else []
+    `frames` are JPEG bytes (piped to ffmpeg as they are) or decoded BGR images (piped raw), or a
+    function giving them afresh (streamed one by one; called again for the fallback)."""
+    again = frames if callable(frames) else (lambda: frames)
     try:
         import imageio_ffmpeg
 
         exe = imageio_ffmpeg.get_ffmpeg_exe()
     except (ImportError, RuntimeError):
         exe = shutil.which("ffmpeg")
-    if exe:
-        if raw:
-            h, w = images[0].shape[:2]
-            source = ["-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w}x{h}"]
-            data = b"".join(np.ascontiguousarray(i).tobytes() for i in images)
-        else:
-            source = ["-f", "image2pipe", "-c:v", "mjpeg"]
-            data = b"".join(f for f in frames if isinstance(f, bytes))
-        cmd = [
-            exe, "-hide_banner", "-loglevel", "error", "-y", *source,
-            "-framerate", f"{fps:.3f}", "-i", "-", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2",
-            "-c:v", "libx264", "-preset", "veryfast", "-crf", "26", "-pix_fmt", "yuv420p",
-            "-movflags", "+faststart", str(out),
-        ]  # fmt: skip
-        proc = subprocess.run(cmd, input=data, capture_output=True, timeout=300)
-        if proc.returncode == 0:
-            return
-        log.warning("ffmpeg could not encode %s (%s); using OpenCV", out, proc.stderr.decode()[-200:])
-    images = images or [_decode(f) for f in frames if isinstance(f, bytes)]
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (images[0].shape[1], images[0].shape[0]))
+    if exe and _ffmpeg_clip(exe, iter(again()), fps, out):
+        return
+    writer = None
     try:
-        for image in images:
+        for frame in again():
+            image = frame if isinstance(frame, np.ndarray) else _decode(frame)
+            if writer is None:
+                fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+                writer = cv2.VideoWriter(str(out), fourcc, fps, (image.shape[1], image.shape[0]))
             writer.write(image)
     finally:
-        writer.release()
+        if writer is not None:
+            writer.release()
     if not out.exists() or out.stat().st_size == 0:
         raise OSError(f"could not encode clip {out}")
+
+
+def _ffmpeg_clip(exe: str, frames: Iterator[bytes | np.ndarray], fps: float, out: Path) -> bool:
+    first = next(frames, None)
+    if first is None:
+        return False
+    if isinstance(first, np.ndarray):
+        h, w = first.shape[:2]
+        source = ["-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w}x{h}"]
+    else:
+        source = ["-f", "image2pipe", "-c:v", "mjpeg"]
+    cmd = [
+        exe, "-hide_banner", "-loglevel", "error", "-y", *source,
+        "-framerate", f"{fps:.3f}", "-i", "-", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2",
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "26", "-pix_fmt", "yuv420p",
+        "-movflags", "+faststart", str(out),
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stdin is not None
+    try:
+        for f in itertools.chain([first], frames):
+            proc.stdin.write(f if isinstance(f, bytes) else np.ascontiguousarray(f).tobytes())
+        proc.stdin.close()
+        proc.wait(timeout=300)
+    except (BrokenPipeError, subprocess.TimeoutExpired):
+        proc.kill()
+        proc.wait()
+    if proc.returncode == 0:
+        return True
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    log.warning("ffmpeg could not encode %s (%s); using OpenCV", out, stderr[-200:])
+    return False
 
 
 def _imwrite(path: Path, image: np.ndarray) -> None:
