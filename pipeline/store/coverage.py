@@ -47,11 +47,6 @@ class CoveragePeriod:
         return self.reason is CoverageReason.ENFORCING
 
 
-def this_instance() -> str:
-    """Which daemon wrote a period (``host:pid:token``, as in the lease tables)."""
-    return instance_id()
-
-
 def record_coverage(
     db: Database, camera_id: str, reason: CoverageReason | str, at: datetime, detail: str | None = None
 ) -> None:
@@ -67,7 +62,7 @@ def record_coverage(
             select(CoverageRow).where(CoverageRow.camera_id == camera_id, CoverageRow.ended_at.is_(None))
         ).all()
         for row in current:
-            if row.reason == reason.value and row.instance == this_instance():
+            if row.reason == reason.value and row.instance == instance_id():
                 row.last_seen_at = at
                 return
             row.ended_at = max(at, row.started_at)
@@ -75,7 +70,7 @@ def record_coverage(
             CoverageRow(
                 camera_id=camera_id, started_at=at, ended_at=None, last_seen_at=at,
                 enforcing=reason is CoverageReason.ENFORCING, reason=reason.value, detail=detail,
-                instance=this_instance(),
+                instance=instance_id(),
             )
         )  # fmt: skip
 

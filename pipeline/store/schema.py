@@ -154,9 +154,7 @@ def upgrade(engine: Engine, where: str, revision: str = "head") -> tuple[SchemaS
     Raises:
         SchemaError: the database is newer than this code, or holds tables that are not trafficcam's.
     """
-    with _migration_lock(engine), engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    with _migrating(engine) as conn:
         before = schema_state(conn)  # read under the lock: another process may just have migrated
         if not before.known or (before.current is None and not before.empty and not before.legacy):
             raise SchemaError(mismatch_message(before, where))
@@ -170,9 +168,7 @@ def upgrade(engine: Engine, where: str, revision: str = "head") -> tuple[SchemaS
 
 def downgrade(engine: Engine, where: str, revision: str) -> tuple[SchemaState, SchemaState]:
     """Migrate the database back to `revision` (``base`` removes every table)."""
-    with _migration_lock(engine), engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    with _migrating(engine) as conn:
         before = schema_state(conn)
         if not before.known or before.current is None:
             raise SchemaError(mismatch_message(before, where) if not before.known else
@@ -183,15 +179,17 @@ def downgrade(engine: Engine, where: str, revision: str) -> tuple[SchemaState, S
 
 
 @contextmanager
-def _migration_lock(engine: Engine) -> Iterator[None]:
-    """For a file-backed SQLite database, an exclusive lock on ``<file>.migrate-lock``."""
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """A transaction that no other process migrates beside: a PostgreSQL advisory lock held to its
+    end, or for a file-backed SQLite database an exclusive lock on ``<file>.migrate-lock``."""
     database = engine.url.database
-    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
-        yield
+    if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
+        with open(f"{database}.migrate-lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, after the commit
+            with engine.begin() as conn:
+                yield conn
         return
-    with open(f"{database}.migrate-lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        yield conn

@@ -11,6 +11,7 @@ import pytest
 from pipeline.errors import LeaseLostError
 from pipeline.store import Database, record_violation
 from pipeline.store import leases as ls
+from pipeline.store.columns import utc_now
 from pipeline.store.coverage import CoverageReason, record_coverage
 from tests.databases import open_test_database
 
@@ -97,16 +98,16 @@ def test_a_worker_that_lost_its_camera_cannot_write(db: Database, run_id: int, m
     a = ls.acquire(db, "cam-1", "A", ttl_s=0.2)
     assert a is not None
     as_a = ls.LeasedDatabase(db, a)
-    record_coverage(as_a, "cam-1", CoverageReason.ENFORCING, ls.utc_now())  # holds it: writes
+    record_coverage(as_a, "cam-1", CoverageReason.ENFORCING, utc_now())  # holds it: writes
     time.sleep(0.4)
     b = ls.acquire(db, "cam-1", "B", ttl_s=30)
     assert b is not None
     v = make_violation()
     with pytest.raises(LeaseLostError, match="no longer holds its lease.*now held by B"):
-        record_violation(as_a, v, camera_id="cam-1", run_id=run_id, dedup_key="k1", occurred_at=ls.utc_now(),
+        record_violation(as_a, v, camera_id="cam-1", run_id=run_id, dedup_key="k1", occurred_at=utc_now(),
                          evidence=make_evidence("p1"), public_id="p1")  # fmt: skip
     record, created = record_violation(ls.LeasedDatabase(db, b), v, camera_id="cam-1", run_id=run_id,
-                                       dedup_key="k1", occurred_at=ls.utc_now(), evidence=make_evidence("p2"),
+                                       dedup_key="k1", occurred_at=utc_now(), evidence=make_evidence("p2"),
                                        public_id="p2")  # fmt: skip
     assert created and record.public_id == "p2"
     assert Counter(r.instance for r, _ in ls.list_leases(db)) == {"B": 1}
