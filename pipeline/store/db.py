@@ -117,10 +117,11 @@ def open_database(url: str | None, data_dir: Path, *, check_schema: bool = True)
     parsed = _parse_url(url, data_dir)
     engine = _create_engine(parsed)
     try:
-        with engine.connect():
-            pass
         if check_schema:
             ensure_schema(engine, parsed.render_as_string(hide_password=True))
+        else:
+            with engine.connect():  # reachable, logged in: say so now rather than in the first query
+                pass
     except (DBAPIError, engine.dialect.loaded_dbapi.Error) as exc:
         engine.dispose()
         raise StorageError(explain_failure(exc, parsed)) from exc
