@@ -84,6 +84,7 @@ def recover_yolov8n(onnx_path: str | Path, cfg: str = "yolov8n.yaml"):  # type: 
     weights, biases, meta = read_quantised_weights(onnx_path)
     names = _coco_names(meta)
     model = DetectionModel(cfg, nc=len(names), verbose=False)
+    _match_class_branch(model, weights)
     used = set()
     with torch.no_grad():
         for mod_name, mod in model.named_modules():
@@ -112,6 +113,33 @@ def recover_yolov8n(onnx_path: str | Path, cfg: str = "yolov8n.yaml"):  # type: 
     model.args = {"imgsz": imgsz, "task": "detect"}  # type: ignore[assignment]
     model.pt_path = str(onnx_path)
     return model.float().eval()
+
+
+def _match_class_branch(model, weights: Mapping[str, np.ndarray]) -> None:  # type: ignore[no-untyped-def]
+    """Give the head's class branch the hidden width stored in `weights`.
+
+    ultralytics sizes that branch from the class count (max(64, min(nc, 100)) channels), but a
+    model fine-tuned from COCO keeps COCO's 80 (see `seed_head`), so a 6-class `vn` has 80 where a
+    fresh 6-class model has 64.
+    """
+    import copy
+
+    from torch import nn
+    from ultralytics.nn.tasks import DetectionModel
+
+    head: Any = model.model[-1]
+    key = f"model.{len(model.model) - 1}.cv3.0.0.conv"
+    stored = weights.get(key)
+    built = head.cv3[0][0].conv.out_channels
+    if stored is None or stored.shape[0] == built:
+        return
+    width = int(stored.shape[0])
+    donor: Any = DetectionModel(copy.deepcopy(model.yaml), nc=width, verbose=False).model[-1]
+    if donor.cv3[0][0].conv.out_channels != width:
+        raise RecoveryError(f"{key}: no class branch of ultralytics' builds has {width} channels")
+    head.cv3 = copy.deepcopy(donor.cv3)
+    for branch in head.cv3:
+        branch[-1] = nn.Conv2d(width, head.nc, 1)
 
 
 def _copy(param, array: np.ndarray, key: str) -> None:  # type: ignore[no-untyped-def]
@@ -153,7 +181,7 @@ def seed_head(model, names: Mapping[int, str]):  # type: ignore[no-untyped-def]
     seeds = {}
     for i, name in names.items():
         key = name.strip().lower()
-        src = SIGNAL_SEEDS.get(key) or normalise(key) or key
+        src = key if key in src_names else SIGNAL_SEEDS.get(key) or normalise(key) or key
         if src in src_names:
             seeds[i] = src_names[src]
     with torch.no_grad():

@@ -52,11 +52,30 @@ def test_every_int8_convolution_is_read_with_scale_and_zero_point():
     assert meta["imgsz"] == "[320, 320]"
 
 
+def _vn() -> tuple[Path, object]:
+    from detector.recover import recover_yolov8n
+
+    onnx_path = Path(__file__).parents[2] / "models" / "vn_yolov8n_320.onnx"
+    return onnx_path, recover_yolov8n(onnx_path)
+
+
+def test_a_fine_tune_with_coco_class_branch_width_is_recovered_too():
+    """`vn` has 6 classes but kept COCO's 80-channel class branch; a fresh 6-class build has 64."""
+    onnx_path, model = _vn()
+    assert model.names[2] == "motobike" and len(model.names) == 6
+    assert model.model[-1].cv3[0][0].conv.out_channels == 80
+    _assert_reproduces(onnx_path, model, frames=_frames()[1:])  # bus.jpg has no Vietnamese traffic
+
+
 def test_recovered_model_reproduces_onnx_class_scores_and_boxes(recovered):
     onnx_path, model = recovered
     assert model.names[3] == "motorcycle" and len(model.names) == 80
+    _assert_reproduces(onnx_path, model)
+
+
+def _assert_reproduces(onnx_path: Path, model, frames: list[np.ndarray] | None = None) -> None:
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    for frame in _frames():
+    for frame in frames if frames is not None else _frames():
         x = _letterbox(frame)
         want = session.run(None, {"images": x})[0][0]
         with torch.no_grad():

@@ -8,7 +8,9 @@ import yaml
 
 from detector.evaluate import ClassScore, DetectionScores
 from detector.training import (
+    FORMATS,
     TrainingError,
+    choose_variant,
     class_map,
     keeps_accuracy,
     split_dataset,
@@ -77,6 +79,26 @@ def test_int8_is_kept_only_where_it_keeps_accuracy(int8, kept):
     assert keeps_accuracy(fp32, _scores(car=(90, 90), motorcycle=int8)) is kept
 
 
+@pytest.mark.parametrize(
+    ("keeps", "ms", "kept"),
+    [
+        ({"int8": True, "fp16": True, "fp32": True}, {"int8": 89, "fp16": 17, "fp32": 17}, "fp16"),  # int8 5x slower
+        ({"int8": True, "fp16": True, "fp32": True}, {"int8": 20, "fp16": 17, "fp32": 17}, "int8"),  # near enough
+        ({"int8": False, "fp16": True, "fp32": True}, {"int8": 5, "fp16": 17, "fp32": 17}, "fp16"),  # fast, inaccurate
+        ({"int8": False, "fp16": False, "fp32": False}, {"int8": 5, "fp16": 5, "fp32": 17}, "fp32"),  # fp32 always may
+    ],
+)
+def test_the_export_kept_is_the_smallest_accurate_one_that_is_not_much_slower(keeps, ms, kept):
+    assert choose_variant(keeps, ms) == kept
+
+
+def test_inference_time_is_measured_on_a_real_export(tmp_path: Path):
+    from detector.training import ms_per_inference
+
+    ms = ms_per_inference(Path(__file__).parents[2] / "models" / "coco-n-f16_yolov8n_320.onnx", 320, runs=3)
+    assert 1.0 < ms < 5000.0
+
+
 def test_manifest_entry_is_appended_then_replaced_keeping_other_entries(tmp_path: Path):
     manifest = tmp_path / "manifest.yaml"
     manifest.write_text(
@@ -128,4 +150,6 @@ def test_one_epoch_on_a_few_images_trains_exports_and_writes_the_manifest(tmp_pa
     (entry,) = load_manifest(tmp_path / "models" / "manifest.yaml")
     assert entry.name == "tiny" and entry.bytes == result.weights.stat().st_size and entry.imgsz == 64
     assert entry.classes["motobike"] == "motorcycle" and entry.training["epochs"] == 1
-    assert entry.scores["validation_split"]["kept"] in ("int8", "fp32")
+    kept, ms = entry.scores["validation_split"]["kept"], entry.scores["ms_per_inference"]
+    assert set(ms) == {"int8", "fp16", "fp32"} and all(v > 0 for v in ms.values())
+    assert entry.format == FORMATS[kept]
