@@ -81,26 +81,38 @@ def _lamp_evidence(bgr: np.ndarray) -> tuple[np.ndarray, float] | None:
     """
     hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
     value = hsv[..., 2].astype(np.float32)
-    chroma = bgr.max(axis=2).astype(np.float32) - bgr.min(axis=2)
-    peak = float(np.percentile(value, 99))
+    b, g, r = bgr[..., 0], bgr[..., 1], bgr[..., 2]
+    chroma = np.maximum(np.maximum(b, g), r).astype(np.float32) - np.minimum(np.minimum(b, g), r)
+    peak = _percentile(value, 99)
     if peak < _MIN_PEAK_V:
         return None
     lit = value >= _LIT_FRACTION * peak
-    chroma_peak = float(np.percentile(chroma[lit], 99))
-    contrast = peak - float(np.median(value))
+    chroma_peak = _percentile(chroma[lit], 99)
+    contrast = peak - _percentile(value, 50)
     if chroma_peak < _MIN_LAMP_CHROMA or (contrast < _MIN_CONTRAST and chroma_peak < _GLOW_CHROMA):
         return None
     # Votes: bright, coloured pixels about as saturated as the crop's most saturated ones.
     # Saturation rather than chroma, so a pale sky behind a dull red lamp can't outvote it.
     sat = hsv[..., 1].astype(np.float32)
     coloured = lit & (chroma >= _MIN_CHROMA)
-    votes = coloured & (sat >= _VOTE_FRACTION * float(np.percentile(sat[coloured], 99)))
+    votes = coloured & (sat >= _VOTE_FRACTION * _percentile(sat[coloured], 99))
     weight = chroma[votes] * sat[votes]
     shares = _hue_shares(hsv[..., 0][votes], weight)
     prior = _position_prior(votes, weight)
     if prior is not None:
         shares[:3] *= 1.0 - _POSITION_WEIGHT + _POSITION_WEIGHT * prior
     return shares / shares.sum(), min(1.0, max(contrast, chroma_peak) / 128.0)
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    """`np.percentile(values, q)` (linear interpolation), by partial sort: np.percentile costs
+    about 60 us on a lamp-sized crop, 10x this, and runs three times per signal per frame."""
+    flat = values.ravel()
+    pos = q / 100.0 * (flat.size - 1)
+    lo = int(pos)
+    hi = min(lo + 1, flat.size - 1)
+    part = np.partition(flat, (lo, hi)) if hi != lo else np.partition(flat, lo)
+    return float(part[lo] + (pos - lo) * (part[hi] - part[lo]))
 
 
 def _as_bgr(image: np.ndarray, what: str) -> np.ndarray:

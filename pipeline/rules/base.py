@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from detector.types import Box, Colour, LightState, Observation, Track
 from pipeline.scene import Scene
+
+T = TypeVar("T")
 
 VEHICLES = frozenset({"car", "motorcycle", "bus", "truck", "bicycle"})
 """The labels the lane rules apply to (a person is not held to lane markings)."""
@@ -59,3 +62,72 @@ class Rule(Protocol):
     def name(self) -> str: ...
 
     def check(self, track: Track, scene: Scene, signals: SignalBoard) -> Violation | None: ...
+
+
+class _Column(Generic[T]):
+    __slots__ = ("shape", "observations", "values")
+
+    def __init__(self, shape: object) -> None:
+        self.shape = shape  # held, so the id in the key cannot be reused while the column lives
+        self.observations: list[Observation] = []
+        self.values: list[T] = []
+
+
+class ObservationCache(Generic[T]):
+    """Per track and shape (a scene's line or lane), `fn(observation)` for every observation of
+    the track, each computed once.
+
+    Rules re-read a track's whole (bounded) history at every frame; its geometry against a fixed
+    line never changes, so only the observations added since the last call are computed. The
+    history only grows at its end and loses its oldest entries (`TrackStore`); anything else
+    (a new track reusing an id) is detected by observation identity and computed afresh. At most
+    `max_columns` columns are kept, the oldest dropped first.
+    """
+
+    def __init__(self, fn: Callable[[Observation, Any], T], max_columns: int = 4096) -> None:
+        self._fn = fn
+        self.max_columns = max_columns
+        self._columns: dict[tuple[int, int], _Column[T]] = {}
+
+    def values(self, track: Track, shape: object = None) -> list[T]:
+        obs = track.observations
+        key = (track.track_id, id(shape))
+        col = self._columns.get(key)
+        if col is None or col.shape is not shape:
+            col = self._new_column(key, shape)
+        kept = _common_run(col.observations, obs)
+        if kept is None:
+            col.observations, col.values = [], []
+            kept = 0
+        dropped = len(col.observations) - kept
+        fn = self._fn
+        col.values = col.values[dropped:] + [fn(o, shape) for o in obs[kept:]]
+        col.observations = list(obs)
+        return col.values
+
+    def _new_column(self, key: tuple[int, int], shape: object) -> _Column[T]:
+        self._columns.pop(key, None)
+        while len(self._columns) >= self.max_columns:
+            del self._columns[next(iter(self._columns))]
+        col = self._columns[key] = _Column[T](shape)
+        return col
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+
+def _common_run(cached: list[Observation], obs: tuple[Observation, ...]) -> int | None:
+    """How many of `obs`' first observations are the last ones of `cached` (oldest ones dropped,
+    new ones appended), or None when `obs` is not a continuation of `cached`."""
+    if not cached:
+        return 0
+    first = obs[0]
+    for dropped, o in enumerate(cached):
+        if o is first:
+            kept = len(cached) - dropped
+            if kept <= len(obs) and cached[-1] is obs[kept - 1]:
+                return kept
+            return None
+        if o.frame_index > first.frame_index:
+            break
+    return None

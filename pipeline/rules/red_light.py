@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from detector.types import Colour, Observation, Track
 from pipeline.geometry import path_crosses_polyline, signed_distance
-from pipeline.rules.base import SignalBoard, Violation
+from pipeline.rules.base import ObservationCache, SignalBoard, Violation
 from pipeline.scene import Scene, StopLine
 
 ROAD_USERS = frozenset({"car", "motorcycle", "bus", "truck", "bicycle", "person"})
@@ -32,6 +32,9 @@ class RedLightRule:
     min_depth_px: float = 4.0
     labels: frozenset[str] = ROAD_USERS
     name: str = "red_light"
+    _depths: ObservationCache[float] = field(
+        default_factory=lambda: ObservationCache(_depth), init=False, repr=False, compare=False
+    )
 
     def check(self, track: Track, scene: Scene, signals: SignalBoard) -> Violation | None:
         if track.label not in self.labels or len(track.observations) < 2:
@@ -44,8 +47,7 @@ class RedLightRule:
 
     def _check_line(self, track: Track, line: StopLine, signals: SignalBoard) -> Violation | None:
         obs = track.observations
-        a, b = line.line[0], line.line[-1]
-        depth = [signed_distance(o.box.anchor, a, b, line.approach) for o in obs]
+        depth = self._depths.values(track, line)
         for i in range(1, len(obs)):
             if not (depth[i - 1] <= 0 < depth[i]):
                 continue
@@ -79,6 +81,11 @@ class RedLightRule:
             if d >= need:
                 return True
         return False
+
+
+def _depth(observation: Observation, line: StopLine) -> float:
+    """How far the anchor is past the (straight) stop line, towards its approach direction."""
+    return signed_distance(observation.box.anchor, line.line[0], line.line[-1], line.approach)
 
 
 def _past_line_at(obs: tuple[Observation, ...], depth: list[float], since: float) -> bool:

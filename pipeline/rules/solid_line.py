@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 
-from detector.types import Track
+from detector.types import Observation, Track
 from pipeline.geometry import path_crosses_polyline, side_of_polyline
-from pipeline.rules.base import VEHICLES, SignalBoard, Violation
+from pipeline.rules.base import VEHICLES, ObservationCache, SignalBoard, Violation
 from pipeline.scene import Scene, SolidLine
 
 
@@ -29,10 +29,12 @@ class SolidLineRule:
     min_depth_px: float = 4.0
     labels: frozenset[str] = VEHICLES
     name: str = "solid_line"
+    _sides: ObservationCache[int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.min_frames < 1:
             raise ValueError(f"min_frames must be at least 1, got {self.min_frames}")
+        object.__setattr__(self, "_sides", ObservationCache(self._side))
 
     def check(self, track: Track, scene: Scene, signals: SignalBoard) -> Violation | None:
         if track.label not in self.labels or len(track.observations) <= self.min_frames:
@@ -43,9 +45,9 @@ class SolidLineRule:
                 return violation
         return None
 
-    def _side(self, track: Track, i: int, line: SolidLine) -> int:
+    def _side(self, observation: Observation, line: SolidLine) -> int:
         """+1 / -1 for the two sides of the line, 0 for on the line (inside the dead band)."""
-        box = track.observations[i].box
+        box = observation.box
         distance = side_of_polyline(box.anchor, line.line)
         if abs(distance) <= max(self.min_depth_px, 0.1 * box.width):
             return 0
@@ -53,11 +55,11 @@ class SolidLineRule:
 
     def _check_line(self, track: Track, line: SolidLine) -> Violation | None:
         obs = track.observations
+        sides = self._sides.values(track, line)
         settled = 0  # the side the track is known to be on; 0 until first seen clear of the line
         last_settled = -1  # index of the latest observation on the settled side
         run_start, run_len = -1, 0  # current streak on the other side
-        for i in range(len(obs)):
-            side = self._side(track, i, line)
+        for i, side in enumerate(sides):
             if side == 0:
                 continue
             if settled == 0 or side == settled:

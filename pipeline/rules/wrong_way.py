@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from detector.types import Track
+from detector.types import Observation, Track
 from pipeline.geometry import cosine, point_in_polygon
-from pipeline.rules.base import VEHICLES, SignalBoard, Violation
+from pipeline.rules.base import VEHICLES, ObservationCache, SignalBoard, Violation
 from pipeline.scene import Lane, Scene
 
 
@@ -32,6 +32,12 @@ class WrongWayRule:
     max_window_s: float = 4.0
     labels: frozenset[str] = VEHICLES
     name: str = "wrong_way"
+    _anchors: ObservationCache[tuple[float, float]] = field(
+        default_factory=lambda: ObservationCache(lambda o, _: o.box.anchor), init=False, repr=False, compare=False
+    )
+    _inside: ObservationCache[bool] = field(
+        default_factory=lambda: ObservationCache(_in_lane), init=False, repr=False, compare=False
+    )
 
     def check(self, track: Track, scene: Scene, signals: SignalBoard) -> Violation | None:
         if track.label not in self.labels or len(track.observations) < 2:
@@ -47,8 +53,8 @@ class WrongWayRule:
     def _check_lane(self, track: Track, lane: Lane) -> Violation | None:
         assert lane.direction is not None
         obs = track.observations
-        anchors = [o.box.anchor for o in obs]
-        inside = [point_in_polygon(p, lane.polygon) for p in anchors]
+        anchors = self._anchors.values(track)
+        inside = self._inside.values(track, lane)
         if not _spread_at_least([p for p, ok in zip(anchors, inside, strict=True) if ok], self.min_travel_px):
             return None  # standing (or jittering) in the lane: no window can travel far enough
         look_back = max(self.max_window_s, self.min_duration_s)
@@ -81,6 +87,10 @@ class WrongWayRule:
             details={"first_frame": obs[first].frame_index, "confirmed_frame": obs[last].frame_index,
                      "cosine": round(cos, 3)},
         )
+
+
+def _in_lane(observation: Observation, lane: Lane) -> bool:
+    return point_in_polygon(observation.box.anchor, lane.polygon)
 
 
 def _spread_at_least(points: list[tuple[float, float]], distance: float) -> bool:

@@ -270,3 +270,13 @@ def test_vn_cctv_wrong_colours_are_rare(vn_results):
     total = sum(sum(c.values()) for c in vn_results.values())
     wrong = sum(n for truth, c in vn_results.items() for got, n in c.items() if got not in (truth, Colour.UNKNOWN))
     assert wrong / total <= 0.03, f"{wrong} of {total} crops read as another colour"
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 50, 951])
+def test_fast_percentile_is_numpys_linear_percentile(size):
+    from detector.light import _percentile
+
+    rng = np.random.default_rng(size)
+    values = rng.integers(0, 256, size).astype(np.float32)
+    for q in (0, 50, 99, 100):
+        assert _percentile(values, q) == pytest.approx(float(np.percentile(values, q)), abs=1e-4)
