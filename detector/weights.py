@@ -47,10 +47,26 @@ class ResolvedWeights:
 
     @property
     def imgsz(self) -> int | None:
-        return self.entry.imgsz if self.entry else None
+        """The input size the weights were made for: the manifest's, else a static ONNX export's."""
+        if self.entry:
+            return self.entry.imgsz
+        return onnx_imgsz(self.path) if self.path.endswith(".onnx") else None
 
     def sha256(self) -> str | None:
         return sha256_file(self.path) if Path(self.path).is_file() else None
+
+
+def onnx_imgsz(path: str | Path) -> int | None:
+    """The square input size of a static ONNX export (its `images` input), None when dynamic or unreadable."""
+    try:
+        import onnx
+
+        model = onnx.load(str(path), load_external_data=False)
+        dims = model.graph.input[0].type.tensor_type.shape.dim
+        sizes = {d.dim_value for d in dims[2:]}
+    except Exception:  # noqa: BLE001 - not an ONNX file we can read: the caller decides the size
+        return None
+    return sizes.pop() if len(sizes) == 1 and 0 not in sizes else None
 
 
 def models_dir() -> Path:

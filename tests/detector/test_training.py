@@ -153,3 +153,13 @@ def test_one_epoch_on_a_few_images_trains_exports_and_writes_the_manifest(tmp_pa
     kept, ms = entry.scores["validation_split"]["kept"], entry.scores["ms_per_inference"]
     assert set(ms) == {"int8", "fp16", "fp32"} and all(v > 0 for v in ms.values())
     assert entry.format == FORMATS[kept]
+
+
+def test_a_weights_path_outside_the_manifest_takes_its_size_from_the_onnx_input(tmp_path: Path):
+    from detector.weights import resolve
+
+    copy = tmp_path / "renamed.onnx"  # not a manifest file name
+    shutil.copyfile(Path(__file__).parents[2] / "models" / "coco-n-f16_yolov8n_320.onnx", copy)
+    assert resolve(str(copy)).entry is None and resolve(str(copy)).imgsz == 320
+    (tmp_path / "broken.onnx").write_bytes(b"not onnx")
+    assert resolve(str(tmp_path / "broken.onnx")).imgsz is None
