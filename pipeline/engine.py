@@ -28,5 +28,10 @@ class RuleEngine:
 
     def forget(self, track_ids: Iterable[int]) -> None:
         """Drop the memory of tracks that are gone, so it stays bounded."""
+        track_ids = list(track_ids)
         for tid in track_ids:
             self._reported.pop(tid, None)
+        for rule in self.rules:
+            forget = getattr(rule, "forget", None)  # rules that keep per-track state
+            if forget is not None:
+                forget(track_ids)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -74,27 +74,32 @@ class _Column(Generic[T]):
 
 
 class ObservationCache(Generic[T]):
-    """Per track and shape (a scene's line or lane), `fn(observation)` for every observation of
-    the track, each computed once.
+    """Per track and shape (a scene's line or lane), `fn(observation, shape)` for every observation
+    of the track, each computed once.
 
     Rules re-read a track's whole (bounded) history at every frame; its geometry against a fixed
     line never changes, so only the observations added since the last call are computed. The
     history only grows at its end and loses its oldest entries (`TrackStore`); anything else
-    (a new track reusing an id) is detected by observation identity and computed afresh. At most
-    `max_columns` columns are kept, the oldest dropped first.
+    (a new track reusing an id) is detected by observation identity and computed afresh.
+    `forget` drops the tracks that ended; at most `max_tracks` are kept in any case (the earliest
+    seen dropped first), so memory stays bounded in a daemon that runs for days.
     """
 
-    def __init__(self, fn: Callable[[Observation, Any], T], max_columns: int = 4096) -> None:
+    def __init__(self, fn: Callable[[Observation, Any], T], max_tracks: int = 1024) -> None:
         self._fn = fn
-        self.max_columns = max_columns
-        self._columns: dict[tuple[int, int], _Column[T]] = {}
+        self.max_tracks = max_tracks
+        self._tracks: dict[int, dict[int, _Column[T]]] = {}
 
     def values(self, track: Track, shape: object = None) -> list[T]:
         obs = track.observations
-        key = (track.track_id, id(shape))
-        col = self._columns.get(key)
+        columns = self._tracks.get(track.track_id)
+        if columns is None:
+            while len(self._tracks) >= self.max_tracks:
+                del self._tracks[next(iter(self._tracks))]
+            columns = self._tracks[track.track_id] = {}
+        col = columns.get(id(shape))
         if col is None or col.shape is not shape:
-            col = self._new_column(key, shape)
+            col = columns[id(shape)] = _Column[T](shape)
         kept = _common_run(col.observations, obs)
         if kept is None:
             col.observations, col.values = [], []
@@ -105,15 +110,13 @@ class ObservationCache(Generic[T]):
         col.observations = list(obs)
         return col.values
 
-    def _new_column(self, key: tuple[int, int], shape: object) -> _Column[T]:
-        self._columns.pop(key, None)
-        while len(self._columns) >= self.max_columns:
-            del self._columns[next(iter(self._columns))]
-        col = self._columns[key] = _Column[T](shape)
-        return col
+    def forget(self, track_ids: Iterable[int]) -> None:
+        for tid in track_ids:
+            self._tracks.pop(tid, None)
 
     def __len__(self) -> int:
-        return len(self._columns)
+        """Tracks held."""
+        return len(self._tracks)
 
 
 def _common_run(cached: list[Observation], obs: tuple[Observation, ...]) -> int | None:

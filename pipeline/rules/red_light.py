@@ -36,6 +36,11 @@ class RedLightRule:
         default_factory=lambda: ObservationCache(_depth), init=False, repr=False, compare=False
     )
 
+    def forget(self, track_ids: Iterable[int]) -> None:
+        """Drop what is kept of tracks that ended."""
+        track_ids = list(track_ids)
+        self._depths.forget(track_ids)
+
     def check(self, track: Track, scene: Scene, signals: SignalBoard) -> Violation | None:
         if track.label not in self.labels or len(track.observations) < 2:
             return None

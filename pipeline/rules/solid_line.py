@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -35,6 +36,11 @@ class SolidLineRule:
         if self.min_frames < 1:
             raise ValueError(f"min_frames must be at least 1, got {self.min_frames}")
         object.__setattr__(self, "_sides", ObservationCache(self._side))
+
+    def forget(self, track_ids: Iterable[int]) -> None:
+        """Drop what is kept of tracks that ended."""
+        track_ids = list(track_ids)
+        self._sides.forget(track_ids)
 
     def check(self, track: Track, scene: Scene, signals: SignalBoard) -> Violation | None:
         if track.label not in self.labels or len(track.observations) <= self.min_frames:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from detector.types import Observation, Track
@@ -38,6 +39,12 @@ class WrongWayRule:
     _inside: ObservationCache[bool] = field(
         default_factory=lambda: ObservationCache(_in_lane), init=False, repr=False, compare=False
     )
+
+    def forget(self, track_ids: Iterable[int]) -> None:
+        """Drop what is kept of tracks that ended."""
+        track_ids = list(track_ids)
+        self._anchors.forget(track_ids)
+        self._inside.forget(track_ids)
 
     def check(self, track: Track, scene: Scene, signals: SignalBoard) -> Violation | None:
         if track.label not in self.labels or len(track.observations) < 2:

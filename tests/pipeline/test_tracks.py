@@ -43,8 +43,9 @@ def test_engine_reports_each_track_rule_and_zone_once():
     for i, y in enumerate(UP + [70, 60, 50]):
         found += engine.check(store.update(i, i / 10, [det(y)]), SCENE, board)
     assert [(v.rule, v.where, v.track_id, v.frame_index) for v in found] == [("red_light", "stop", 7, 4)]
+    assert len(engine.rules[0]._depths) == 1  # the rule keeps the track's geometry...
     engine.forget([7])
-    assert engine._reported == {}
+    assert engine._reported == {} and len(engine.rules[0]._depths) == 0  # ...until the track ends
 
 
 def test_signal_board_returns_the_state_at_a_time():
