@@ -38,7 +38,6 @@ class RedLightRule:
 
     def forget(self, track_ids: Iterable[int]) -> None:
         """Drop what is kept of tracks that ended."""
-        track_ids = list(track_ids)
         self._depths.forget(track_ids)
 
     def check(self, track: Track, scene: Scene, signals: SignalBoard) -> Violation | None:

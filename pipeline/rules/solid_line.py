@@ -39,7 +39,6 @@ class SolidLineRule:
 
     def forget(self, track_ids: Iterable[int]) -> None:
         """Drop what is kept of tracks that ended."""
-        track_ids = list(track_ids)
         self._sides.forget(track_ids)
 
     def check(self, track: Track, scene: Scene, signals: SignalBoard) -> Violation | None:
