@@ -6,7 +6,9 @@ wrong and what to do, with the URL's password masked and no traceback text.
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -276,6 +278,27 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")  # an in-memory database answers 'memory'
+        _switch_to_wal(cursor)
     finally:
         cursor.close()
+
+
+def _switch_to_wal(cursor: Any, timeout_s: float = BUSY_TIMEOUT_S) -> None:
+    """``PRAGMA journal_mode = WAL``, retried while the database is locked, for up to `timeout_s`.
+
+    The switch (a no-op once a database is in WAL mode, which persists in the file) needs an
+    exclusive lock. When several connections open a new database at once, SQLite can answer
+    "database is locked" at once, without waiting on busy_timeout, to break a lock cycle between
+    them; a daemon starting beside another must wait its turn instead of failing.
+    """
+    deadline = time.monotonic() + timeout_s
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")  # an in-memory database answers 'memory'
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
