@@ -1,4 +1,5 @@
-"""Recover a trainable PyTorch YOLOv8n from the int8 ONNX export of Ultralytics' COCO weights.
+"""Recover a trainable PyTorch YOLOv8n from the int8 ONNX export of Ultralytics' COCO weights
+(or from a float export made here, which stores its fused weights under the same module names).
 
 The only pretrained weights reachable offline are `yolov8n_int8.onnx` (see ../shared/models). Its
 64 convolutions are stored as per-tensor int8 weights (`<module>.weight_quantized`, `_scale`,
@@ -29,11 +30,16 @@ SIGNAL_SEEDS = {"red_light": "traffic light", "green_light": "traffic light", "y
 
 
 class RecoveryError(Exception):
-    """The ONNX file is not the int8 YOLOv8n layout this module knows how to read."""
+    """The ONNX file is not a YOLOv8n export whose layout this module knows how to read."""
 
 
 def read_quantised_weights(onnx_path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
-    """Dequantised conv weights and float biases by module name, and the ONNX metadata.
+    """Conv weights and biases by module name, as float32, and the ONNX metadata.
+
+    Reads the int8 export (``<module>.weight_quantized`` with per-tensor scale and zero point,
+    dequantised) and this project's float exports (``<module>.weight``, or ``.weight_fp16`` where
+    `detector.training.half_weights` stored it as fp16), so a model trained here, `vn2`, can be
+    fine-tuned further.
 
     Returns:
         (weights, biases, metadata): `weights["model.0.conv"]` is a float32 OIHW array.
@@ -44,16 +50,19 @@ def read_quantised_weights(onnx_path: str | Path) -> tuple[dict[str, np.ndarray]
     model = onnx.load(str(onnx_path))
     init = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     weights, biases = {}, {}
-    for name, q in init.items():
-        if not name.endswith("." + _Q):
-            continue
-        module = name[: -len("." + _Q)]
-        scale, zero = init.get(module + ".weight_scale"), init.get(module + ".weight_zero_point")
-        if scale is None or zero is None or scale.ndim != 0:
-            raise RecoveryError(f"{module}: expected a per-tensor scale and zero point, got scale {scale!r}")
-        weights[module] = ((q.astype(np.float32) - np.float32(zero)) * np.float32(scale)).astype(np.float32)
-        if module + ".bias" in init:
-            biases[module] = init[module + ".bias"].astype(np.float32)
+    for name, array in init.items():
+        module, _, kind = name.rpartition(".")
+        if kind == _Q:
+            scale, zero = init.get(module + ".weight_scale"), init.get(module + ".weight_zero_point")
+            if scale is None or zero is None or scale.ndim != 0:
+                raise RecoveryError(f"{module}: expected a per-tensor scale and zero point, got scale {scale!r}")
+            weights[module] = ((array.astype(np.float32) - np.float32(zero)) * np.float32(scale)).astype(np.float32)
+        elif kind in ("weight", "weight_fp16") and array.ndim == 4 and module.startswith("model."):
+            weights[module] = array.astype(np.float32)
+        elif kind in ("bias", "bias_fp16") and array.ndim == 1 and module.startswith("model."):
+            biases[module] = array.astype(np.float32)
+    if not weights:
+        raise RecoveryError(f"{onnx_path}: no convolution weights named after YOLOv8 modules (model.N...)")
     meta = {p.key: p.value for p in model.metadata_props}
     return weights, biases, meta
 

@@ -67,6 +67,27 @@ def test_a_fine_tune_with_coco_class_branch_width_is_recovered_too():
     _assert_reproduces(onnx_path, model, frames=_frames()[1:])  # bus.jpg has no Vietnamese traffic
 
 
+def test_a_float_export_made_here_is_recovered_too():
+    """`vn2` is an fp32 graph whose weights are stored as fp16 (`half_weights`): fine-tunable again."""
+    from detector.recover import read_quantised_weights, recover_yolov8n
+
+    onnx_path = Path(__file__).parents[2] / "models" / "vn2_yolov8n_320.onnx"
+    weights, biases, _ = read_quantised_weights(onnx_path)
+    assert len(weights) == 64 and weights["model.0.conv"].dtype == np.float32
+    model = recover_yolov8n(onnx_path)
+    assert model.names[2] == "motobike" and len(model.names) == 6
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    for frame in _frames()[1:]:
+        x = _letterbox(frame)
+        want = session.run(None, {"images": x})[0][0]
+        with torch.no_grad():
+            got = model(torch.from_numpy(x))[0][0].numpy()
+        assert (want[4:].max(0) > 0.25).sum() >= 20
+        # Nothing is quantised at run time: the same function up to float rounding.
+        assert np.abs(want[4:] - got[4:]).max() < 1e-4
+        assert np.abs(want[:4] - got[:4]).max() < 0.01  # pixels at 320
+
+
 def test_recovered_model_reproduces_onnx_class_scores_and_boxes(recovered):
     onnx_path, model = recovered
     assert model.names[3] == "motorcycle" and len(model.names) == 80
