@@ -84,6 +84,7 @@ class YoloDetector:
         self.last_latency_s = 0.0
         self.windows: list[Window] | None = None
         self._tracker: Any = None  # ByteTrack fed by the windowed path
+        self._session_checked = False
 
     def look_at(self, windows: Sequence[Window] | None) -> None:
         """Run on these windows of each frame (frame pixels) from now on; None: the whole frame.
@@ -112,6 +113,9 @@ class YoloDetector:
             tracker=self._tracker_file.name,
             verbose=False,
         )[0]
+        if not self._session_checked:
+            self._session_checked = True
+            quiet_onnx_threads(self.model)
         self.last_latency_s = time.perf_counter() - start
         return self._to_detections(result)
 
@@ -127,6 +131,9 @@ class YoloDetector:
         xyxy, conf, cls = predict_windows(
             self.model, frame, self.windows or [], self.imgsz, round(self.conf / 2.5, 3), sorted(self.labels)
         )
+        if not self._session_checked:
+            self._session_checked = True
+            quiet_onnx_threads(self.model)
         tracker = self._bytetrack()
         tracks = tracker.update(Boxes(np.column_stack([xyxy, conf, cls]), frame.shape[:2]), frame)
         if len(tracks) == 0:
@@ -177,6 +184,36 @@ class YoloDetector:
 
     def close(self) -> None:
         Path(self._tracker_file.name).unlink(missing_ok=True)
+
+
+def quiet_onnx_threads(model: Any) -> bool:
+    """Rebuild the ONNX Runtime CPU session under `model` (an ultralytics YOLO that has predicted
+    once) with its worker threads told not to spin; True where it did.
+
+    By default ONNX Runtime's intra-op threads busy-wait for more work after each inference. On a
+    machine with few cores they then take a core from the main thread, which has the frame's
+    tracking, signal reading, rules and evidence to do before the next inference. Measured on the
+    project's 2-core machine, Hanoi 640x480, `coco-n-f16`: `trafficcam process` 35 -> 40 fps, the
+    bare ultralytics loop 57 -> 54 fps (BENCHMARKS.md). ultralytics offers no way to pass session
+    options, so the session it built is replaced by an identical one with that option; another
+    backend (PyTorch, CUDA) is left as it is.
+    """
+    backend = getattr(getattr(getattr(model, "predictor", None), "model", None), "backend", None)
+    session = getattr(backend, "session", None)
+    if session is None or getattr(backend, "use_io_binding", False):
+        return False
+    try:
+        import onnxruntime as ort
+
+        if not isinstance(session, ort.InferenceSession) or session.get_providers()[:1] != ["CPUExecutionProvider"]:
+            return False
+        options = ort.SessionOptions()
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        backend.session = ort.InferenceSession(session._model_path, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - an optimisation only: keep the session that works
+        log.debug("kept ONNX Runtime's default session: %s", exc)
+        return False
+    return True
 
 
 def predict_windows(

@@ -57,3 +57,28 @@ def test_tiled_tracking_keeps_track_ids_across_frames(hanoi_frames):
     ids = [{d.track_id for d in frame if d.track_id is not None} for frame in seen]
     assert ids[-1] and ids[-1] & ids[-2]  # the same road users keep their ids
     assert all(0 <= d.box.x1 and d.box.x2 <= w + 1 and d.box.y2 <= h + 1 for d in seen[-1])
+
+
+def _spinning(detector: YoloDetector) -> str | None:
+    session = detector.model.predictor.model.backend.session
+    options = session.get_session_options()
+    try:
+        return options.get_session_config_entry("session.intra_op.allow_spinning")
+    except RuntimeError:  # never set: ONNX Runtime's default, spinning
+        return None
+
+
+@pytest.mark.parametrize("tiles", [None, (2, 2)])
+def test_onnx_threads_stop_spinning_after_the_first_frame_and_results_stay_the_same(hanoi_frames, tiles):
+    h, w = hanoi_frames[0].shape[:2]
+    runs = []
+    for quiet in (False, True):
+        detector = YoloDetector(resolve(str(COCO_WEIGHTS)), imgsz=320)
+        if tiles:
+            detector.look_at(detection_windows((w, h), tiles=tiles))
+        if not quiet:
+            detector._session_checked = True  # keep ultralytics' own session
+        runs.append([detector.track(f) for f in hanoi_frames])
+        assert _spinning(detector) == ("0" if quiet else None)
+        detector.close()
+    assert runs[0] == runs[1] and runs[1][-1]
