@@ -18,8 +18,9 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,6 +40,12 @@ from pipeline.source import JPEG_QUALITY, Frame
 log = logging.getLogger(__name__)
 
 MIME = {".jpg": "image/jpeg", ".mp4": "video/mp4"}
+# x264 speed preset of evidence clips. The encoder runs beside detection on the same cores, so its
+# CPU time is taken from the frame loop: "ultrafast" spends a fraction of "veryfast"'s CPU for
+# larger files of the same quality (figures in BENCHMARKS.md, "Evidence clip encoding").
+CLIP_PRESET = "ultrafast"
+# Added to the writer thread's nice value (see `_yield_cpu`).
+WRITER_NICENESS = 10
 
 ReadAgain = Callable[[Mapping[int, "bytes | None"]], dict[int, np.ndarray]]
 
@@ -99,7 +106,7 @@ class EvidenceRecorder:
         self._ring: deque[_Buffered] = deque(maxlen=max(2, int((pre_s + post_s + lookback_s + 1.0) * fps) + 1))
         self._waiting: list[EvidenceJob] = []
         self._writing: list[tuple[EvidenceJob, Future[list[WrittenFile]]]] = []
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence", initializer=_yield_cpu)
         self._colour_at = signal_colour_at or (lambda sid, t: Colour.UNKNOWN)
         self._track_lookup = track_lookup or (lambda tid: None)
         self.stream = stream  # timestamps are wall-clock seconds, not seconds into a video
@@ -194,8 +201,12 @@ class EvidenceRecorder:
         clip = [b for b in frames if centre - self.pre_s <= b.timestamp <= centre + self.post_s]
         sharpest = _sharpest(track, {b.index for b in clip} or set(by_index))
         wanted = set(picks.values()) | ({sharpest.frame_index} if sharpest else set())
-        images = self._images([by_index[i] for i in sorted(wanted) if i in by_index])
+        images: dict[int, np.ndarray] = {}  # the still images, kept while the clip's frames go by
         names: dict[str, str] = {}
+        if clip:
+            encode_clip(lambda: self._clip_frames(clip, keep=wanted, kept=images), self.fps, folder / "clip.mp4")
+            names["clip"] = "clip.mp4"
+        images.update(self._images([by_index[i] for i in sorted(wanted - set(images)) if i in by_index]))
         for kind, index in picks.items():
             if index not in images:
                 continue
@@ -206,18 +217,27 @@ class EvidenceRecorder:
         if sharpest is not None:
             _imwrite(folder / "vehicle.jpg", _vehicle_crop(images[sharpest.frame_index], sharpest.box))
             names["vehicle"] = "vehicle.jpg"
-        if clip:
-            encode_clip(lambda: self._clip_frames(clip), self.fps, folder / "clip.mp4")
-            names["clip"] = "clip.mp4"
         _fsync_dir(folder)
         return names
 
-    def _clip_frames(self, clip: list[_Buffered], chunk: int = 32) -> Iterator[bytes | np.ndarray]:
-        """The clip's frames in order, decoded a few at a time so a 720p clip is never all in memory."""
+    def _clip_frames(
+        self,
+        clip: list[_Buffered],
+        chunk: int = 32,
+        keep: Collection[int] = (),
+        kept: dict[int, np.ndarray] | None = None,
+    ) -> Iterator[bytes | np.ndarray]:
+        """The clip's frames in order, decoded a few at a time so a 720p clip is never all in memory.
+
+        The images of the frames in `keep` are put in `kept` on the way: the still images come
+        from the same decoding as the clip instead of seeking into the video a second time.
+        """
         for start in range(0, len(clip), chunk):
             part = clip[start : start + chunk]
             images = self._images([b for b in part if b.jpeg is None])
             for b in part:
+                if kept is not None and b.index in keep:
+                    kept[b.index] = images[b.index] if b.jpeg is None else _decode(b.jpeg)
                 yield b.jpeg if b.jpeg is not None else images[b.index]
 
     def _images(self, frames: list[_Buffered]) -> dict[int, np.ndarray]:
@@ -256,6 +276,20 @@ class EvidenceRecorder:
             signal,
         ]
         return draw.data_bar(out, lines)
+
+
+def _yield_cpu() -> None:
+    """Lower the evidence writer thread's CPU priority (Linux: per thread; the decoder threads and
+    the ffmpeg encoder it starts inherit it).
+
+    Writing a package (decoding the frames again, encoding the clip) takes CPU time that the frame
+    loop needs on a small machine; at a lower priority the writer takes the cores when detection
+    leaves them idle, and still gets its share when it does not, so packages are late, never lost.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICENESS)
+    except (AttributeError, OSError) as exc:  # not Linux, or not allowed: write at normal priority
+        log.debug("evidence writer keeps its priority: %s", exc)
 
 
 def _pick_frames(v: Violation, track: Track, available: dict[int, _Buffered], fps: float) -> dict[str, int]:
@@ -357,7 +391,7 @@ def _ffmpeg_clip(exe: str, frames: Iterator[bytes | np.ndarray], fps: float, out
     cmd = [
         exe, "-hide_banner", "-loglevel", "error", "-y", *source,
         "-framerate", f"{fps:.3f}", "-i", "-", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2",
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "26", "-pix_fmt", "yuv420p",
+        "-c:v", "libx264", "-preset", CLIP_PRESET, "-crf", "26", "-pix_fmt", "yuv420p",
         "-movflags", "+faststart", str(out),
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -49,6 +49,9 @@ def fingerprint(image: np.ndarray) -> bytes:
     return hashlib.blake2b(sample.tobytes(), digest_size=12).digest()
 
 
+_CHANGED = "{path}: frames decode differently than during the run (file changed?)"
+
+
 class _SeekMissed(Exception):
     """A frame decoded again is not the frame of that index seen during the run."""
 
@@ -158,7 +161,9 @@ class VideoFile:
         """Decode again the frames at the indices of `wanted` (index -> fingerprint, None: unchecked).
 
         Seeks to a little before the first one and finds it by its fingerprint (containers whose
-        timestamps do not count frames land a few frames off). Where that fails, it reads in decode
+        timestamps do not count frames land a few frames off), and keeps that reader open: a call
+        for frames just after the previous call's (the next chunk of a clip) reads on without
+        seeking, which would decode from a keyframe again. Where seeking fails, it reads in decode
         order as `frames` does, from where the previous call stopped, or from the start when asked
         for earlier frames, for this call and every later one. Call it from one thread at a time.
 
@@ -168,6 +173,12 @@ class VideoFile:
         if not wanted:
             return {}
         first = min(wanted)
+        if self._cursor is not None and self._cursor[1] <= first <= self._cursor[1] + 2 * self._seek_margin:
+            # just after the last call's frames (a clip read in chunks): read on, no new seek
+            try:
+                return self._read_in_order(wanted)
+            except _SeekMissed:
+                raise SourceError(_CHANGED.format(path=self.path)) from None
         if self._seek_ok and first > 0 and wanted[first] is not None:
             try:
                 return self._read_seeking(first, wanted)
@@ -178,10 +189,14 @@ class VideoFile:
         try:
             return self._read_in_order(wanted)
         except _SeekMissed:
-            raise SourceError(f"{self.path}: frames decode differently than during the run (file changed?)") from None
+            raise SourceError(_CHANGED.format(path=self.path)) from None
+
+    @property
+    def _seek_margin(self) -> int:
+        return int(2 * self.fps) + 1
 
     def _read_seeking(self, first: int, wanted: Mapping[int, bytes | None]) -> dict[int, np.ndarray]:
-        margin = int(2 * self.fps) + 1
+        margin = self._seek_margin
         cap = cv2.VideoCapture(str(self.path))
         try:
             cap.set(cv2.CAP_PROP_POS_FRAMES, max(0, first - margin))
@@ -190,10 +205,14 @@ class VideoFile:
                     break
                 ok, image = cap.retrieve()
                 if ok and fingerprint(image) == wanted[first]:
-                    return self._collect(cap, first, {first: image}, wanted)
+                    out = self._collect(cap, first, {first: image}, wanted)
+                    self.close()
+                    self._cursor = (cap, max(wanted) + 1)  # the next chunk of a clip reads on from here
+                    return out
             raise _SeekMissed
-        finally:
+        except BaseException:
             cap.release()
+            raise
 
     def _read_in_order(self, wanted: Mapping[int, bytes | None]) -> dict[int, np.ndarray]:
         if self._cursor is None or self._cursor[1] > min(wanted):

@@ -40,6 +40,27 @@ def test_frames_read_again_are_the_frames_seen(video, start_at):
     assert source._seek_ok
 
 
+def test_a_clip_read_in_chunks_seeks_once(video, monkeypatch):
+    source = VideoFile(video)
+    seen = {f.index: f for f in source.frames()}
+    opened = []
+    real = cv2.VideoCapture
+
+    def counting(*args):  # type: ignore[no-untyped-def]
+        opened.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(cv2, "VideoCapture", counting)
+    chunks = [range(20, 28), range(28, 36), range(36, 40), range(45, 50)]  # the last skips a few frames
+    for chunk in chunks:
+        again = source.read_again({i: seen[i].fingerprint for i in chunk})
+        assert all(np.array_equal(again[i], seen[i].image) for i in chunk)
+    assert len(opened) == 1  # one seek; every later chunk read on from where the previous stopped
+    again = source.read_again({5: seen[5].fingerprint})  # back before the reader: seek again
+    assert np.array_equal(again[5], seen[5].image) and len(opened) == 2
+    source.close()
+
+
 def test_a_seek_that_misses_falls_back_to_reading_in_order(video, monkeypatch):
     source = VideoFile(video)
     seen = {f.index: f for f in source.frames()}
