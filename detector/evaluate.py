@@ -259,6 +259,7 @@ def evaluate_detector(
     whole_region: bool = False,
     roi_margin: float | None = None,
     merge_riders: bool = False,
+    nms_iou: float = 0.7,
 ) -> DetectionScores:
     """Run `weights` on every labelled image and score recall / precision per class at `iou`.
 
@@ -272,6 +273,8 @@ def evaluate_detector(
         roi_margin: when set, detect only inside each image's region of interest (`label_roi`);
             every labelled vehicle still counts, inside it or not.
         merge_riders: fold each person sitting on a predicted two-wheeler into it, as the pipeline does.
+        nms_iou: non-maximum suppression IoU (ultralytics' default 0.7; the pipeline's is
+            `detector.yolo.NMS_IOU`).
     """
     from ultralytics import YOLO
 
@@ -282,7 +285,7 @@ def evaluate_detector(
     names = names or dataset_names(root.parent if root.name == "images" else root)
     model: Any = YOLO(weights, task="detect")
     model_names = {int(k): eval_class(v, overrides) for k, v in model.names.items()}
-    settings: dict[str, object] = {"weights": str(weights), "imgsz": imgsz, "conf": conf}
+    settings: dict[str, object] = {"weights": str(weights), "imgsz": imgsz, "conf": conf, "nms_iou": nms_iou}
     if tiles != (1, 1):
         settings.update(tiles=f"{tiles[0]}x{tiles[1]}", overlap=overlap, whole_region=whole_region)
     if roi_margin is not None:
@@ -301,7 +304,7 @@ def evaluate_detector(
         with_roi += region is not None
         windows = detection_windows((w, h), region, tiles, overlap, whole_region)
         start = time.perf_counter()
-        xyxy, confs, classes = predict_windows(model, image, windows, imgsz, conf)
+        xyxy, confs, classes = predict_windows(model, image, windows, imgsz, conf, nms_iou=nms_iou)
         inference_s += time.perf_counter() - start
         windows_run += len(windows)
         preds = [

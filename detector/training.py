@@ -89,9 +89,21 @@ def read_dataset_yaml(path: Path) -> dict:
     return data
 
 
-def start_checkpoint(spec: str, names: Mapping[int, str], out_dir: Path) -> Path:
-    """A .pt checkpoint to fine-tune from: a PyTorch file as is, an int8 YOLOv8n ONNX recovered."""
-    from detector.recover import recover_yolov8n, save_checkpoint, seed_head
+def start_checkpoint(
+    spec: str,
+    names: Mapping[int, str],
+    out_dir: Path,
+    calibration: Sequence[Path] = (),
+    imgsz: int = 320,
+) -> Path:
+    """A .pt checkpoint to fine-tune from: a PyTorch file as is, a YOLOv8n ONNX export recovered.
+
+    A recovered model's batch-norms are calibrated on the `calibration` images (training images)
+    so that training starts from the function the weights compute (`calibrate_batchnorm`).
+    """
+    import cv2
+
+    from detector.recover import calibrate_batchnorm, recover_yolov8n, save_checkpoint, seed_head
 
     if spec.endswith(".yaml"):  # from scratch, e.g. yolov8n.yaml
         return Path(spec)
@@ -101,7 +113,26 @@ def start_checkpoint(spec: str, names: Mapping[int, str], out_dir: Path) -> Path
     if path.suffix != ".onnx":
         raise TrainingError(f"--from {spec}: expected a .pt checkpoint, an int8 YOLOv8n .onnx or a model .yaml")
     model = seed_head(recover_yolov8n(path), names)
+    images = [im for im in (cv2.imread(str(p)) for p in calibration) if im is not None]
+    if images:
+        calibrate_batchnorm(model, images, imgsz=imgsz)
+    else:
+        log.warning("no training images to calibrate the recovered model's batch-norms on")
     return save_checkpoint(model, out_dir / f"start-{path.stem}.pt")
+
+
+def calibration_images(spec: Mapping[str, object], dataset_yaml: Path, count: int = 64, seed: int = 0) -> list[Path]:
+    """`count` training images of a dataset YAML (a list file or a folder), seeded."""
+    root = Path(str(spec.get("path") or dataset_yaml.parent))
+    train = Path(str(spec["train"]))
+    train = train if train.is_absolute() else root / train
+    if train.suffix == ".txt":
+        paths = [Path(line.strip()) for line in train.read_text(encoding="utf-8").splitlines() if line.strip()]
+    elif train.is_dir():
+        paths = list_images(train)
+    else:
+        return []
+    return sorted(random.Random(seed).sample(paths, min(count, len(paths))))
 
 
 def quantise_int8(onnx_path: Path, out: Path) -> Path:
@@ -248,7 +279,7 @@ def train_detector(
         data = split_dataset(data, run_dir / "data", val_fraction, seed)
     spec = read_dataset_yaml(data)
     names = spec["names"]
-    start_pt = start_checkpoint(start, names, run_dir)
+    start_pt = start_checkpoint(start, names, run_dir, calibration_images(spec, data, seed=seed), imgsz=imgsz)
     model = YOLO(str(start_pt), task="detect")
     model.train(
         data=str(data),
@@ -312,7 +343,12 @@ def package_weights(
         "fp16": half_weights(fp32, fp32.with_name(fp32.stem + "_fp16w.onnx")),
         "fp32": fp32,
     }
-    measured = {k: evaluate_detector(str(v), val_images, imgsz=imgsz, names=names) for k, v in variants.items()}
+    from detector.yolo import NMS_IOU  # score as the pipeline will run it
+
+    measured = {
+        k: evaluate_detector(str(v), val_images, imgsz=imgsz, names=names, nms_iou=NMS_IOU)
+        for k, v in variants.items()
+    }
     ms = {k: round(ms_per_inference(v, imgsz), 1) for k, v in variants.items()}
     kept = choose_variant({k: keeps_accuracy(measured["fp32"], m) for k, m in measured.items()}, ms)
     name = output.stem
@@ -324,7 +360,7 @@ def package_weights(
         "ms_per_inference": ms,
     }
     for images in score_sets:
-        scores[Path(images).name] = _rounded(evaluate_detector(str(dest), Path(images), imgsz=imgsz))
+        scores[Path(images).name] = _rounded(evaluate_detector(str(dest), Path(images), imgsz=imgsz, nms_iou=NMS_IOU))
     entry = ManifestEntry(
         name=name,
         file=dest.name,
@@ -375,7 +411,12 @@ def _rounded(scores: DetectionScores) -> dict[str, object]:
         cls: {"recall": _r(s.recall), "precision": _r(s.precision), "truths": s.truths}
         for cls, s in sorted(scores.classes.items())
         if s.truths
-    } | {"images": scores.images, "conf": scores.settings.get("conf"), "iou": scores.iou}
+    } | {
+        "images": scores.images,
+        "conf": scores.settings.get("conf"),
+        "iou": scores.iou,
+        "nms_iou": scores.settings.get("nms_iou"),
+    }
 
 
 def _r(v: float | None) -> float | None:

@@ -24,6 +24,10 @@ from detector.weights import ResolvedWeights, WeightsError
 
 log = logging.getLogger(__name__)
 
+# Non-maximum suppression IoU. ultralytics' default, 0.7, keeps a second box on one motorbike in
+# dense traffic; see MODELS.md ("Non-maximum suppression") for what 0.5 changes.
+NMS_IOU = 0.5
+
 _TRACKER_TEMPLATE = """\
 tracker_type: bytetrack
 track_high_thresh: {high}
@@ -45,6 +49,8 @@ class YoloDetector:
             still uses weaker boxes (down to conf / 2.5) to keep existing tracks alive.
         labels: trafficcam labels to keep (default: all vehicles and persons).
         track_buffer: analysed frames a lost track is kept for re-identification.
+        nms_iou: overlap (IoU) above which non-maximum suppression keeps only the stronger of two
+            boxes of a class (`NMS_IOU`; ultralytics' own default is 0.7).
     """
 
     def __init__(
@@ -54,9 +60,13 @@ class YoloDetector:
         conf: float = 0.25,
         labels: Iterable[str] | None = None,
         track_buffer: int = 30,
+        nms_iou: float | None = None,
     ):
         if not 0.0 < conf < 1.0:
             raise ValueError(f"conf must be between 0 and 1, got {conf}")
+        self.nms_iou = NMS_IOU if nms_iou is None else nms_iou
+        if not 0.0 < self.nms_iou <= 1.0:
+            raise ValueError(f"nms_iou must be in (0, 1], got {self.nms_iou}")
         from ultralytics import YOLO  # heavy import, kept out of module import time
 
         self.weights = weights
@@ -109,6 +119,7 @@ class YoloDetector:
             persist=True,
             imgsz=self.imgsz,
             conf=round(self.conf / 2.5, 3),
+            iou=self.nms_iou,
             classes=sorted(self.labels),
             tracker=self._tracker_file.name,
             verbose=False,
@@ -122,14 +133,22 @@ class YoloDetector:
     def detect(self, frame: np.ndarray) -> list[Detection]:
         """Detect without tracking (track_id stays None), on the detection windows if set."""
         windows = self.windows or [(0, 0, frame.shape[1], frame.shape[0])]
-        xyxy, conf, cls = predict_windows(self.model, frame, windows, self.imgsz, self.conf, sorted(self.labels))
+        xyxy, conf, cls = predict_windows(
+            self.model, frame, windows, self.imgsz, self.conf, sorted(self.labels), nms_iou=self.nms_iou
+        )
         return self._detections(xyxy, cls, conf, [None] * len(cls))
 
     def _track_windows(self, frame: np.ndarray) -> list[Detection]:
         from ultralytics.engine.results import Boxes
 
         xyxy, conf, cls = predict_windows(
-            self.model, frame, self.windows or [], self.imgsz, round(self.conf / 2.5, 3), sorted(self.labels)
+            self.model,
+            frame,
+            self.windows or [],
+            self.imgsz,
+            round(self.conf / 2.5, 3),
+            sorted(self.labels),
+            nms_iou=self.nms_iou,
         )
         if not self._session_checked:
             self._session_checked = True
@@ -217,9 +236,17 @@ def quiet_onnx_threads(model: Any) -> bool:
 
 
 def predict_windows(
-    model: Any, frame: np.ndarray, windows: Sequence[Window], imgsz: int, conf: float, classes: list[int] | None = None
+    model: Any,
+    frame: np.ndarray,
+    windows: Sequence[Window],
+    imgsz: int,
+    conf: float,
+    classes: list[int] | None = None,
+    nms_iou: float = 0.7,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run `model` (an ultralytics YOLO) on each window of `frame` and merge what they find.
+
+    `nms_iou` is the non-maximum suppression overlap within each window (default: ultralytics').
 
     Returns:
         (xyxy N x 4 in frame pixels, conf N, cls N) after merging duplicates across windows.
@@ -228,7 +255,9 @@ def predict_windows(
     parts_xyxy, parts_conf, parts_cls, parts_cut = [], [], [], []
     for window in windows:
         x1, y1, x2, y2 = window
-        result = model.predict(frame[y1:y2, x1:x2], imgsz=imgsz, conf=conf, classes=classes, verbose=False)[0]
+        result = model.predict(
+            frame[y1:y2, x1:x2], imgsz=imgsz, conf=conf, iou=nms_iou, classes=classes, verbose=False
+        )[0]
         boxes = result.boxes
         if boxes is None or len(boxes) == 0:
             continue

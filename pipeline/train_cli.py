@@ -98,11 +98,16 @@ def eval_detector_command(
     riders: Annotated[
         bool, typer.Option("--merge-riders", help="Fold persons on a two-wheeler into it first, as the pipeline does.")
     ] = False,
+    nms_iou: Annotated[
+        float | None,
+        typer.Option("--nms-iou", min=0.05, max=1.0, help="Non-maximum suppression IoU (default: the pipeline's)."),
+    ] = None,
 ) -> None:
     """Detection recall and precision per class at IoU 0.5 on a YOLO-format labelled image set."""
     from detector.evaluate import EvaluationError, evaluate_detector
     from detector.tiling import parse_tiles
     from detector.weights import WeightsError, resolve
+    from detector.yolo import NMS_IOU
 
     if as_json:  # ultralytics announces each model load on stdout; keep stdout pure JSON
         logging.getLogger("ultralytics").setLevel(logging.ERROR)
@@ -112,6 +117,7 @@ def eval_detector_command(
         scores = evaluate_detector(
             w.path, images, imgsz=size, conf=conf, overrides=w.class_overrides, tiles=parse_tiles(tiles),
             overlap=overlap, whole_region=whole, roi_margin=roi, merge_riders=riders,
+            nms_iou=NMS_IOU if nms_iou is None else nms_iou,
         )  # fmt: skip
     except (EvaluationError, WeightsError, ValueError) as exc:
         raise _fail(exc, 2) from None

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from detector.evaluate import ClassScore, DetectionScores
 from detector.training import TrainingResult
 from detector.weights import ManifestEntry
+from detector.yolo import NMS_IOU
 from pipeline.train_cli import register
 
 runner = CliRunner()
@@ -44,7 +45,11 @@ def test_eval_detector_prints_recall_and_precision_per_class(app, monkeypatch, t
     assert "motorcycle" in result.output and "0.800" in result.output and "1.000" in result.output
     assert "person 4" in result.output  # predicted classes the labels lack are listed, not tabled
     assert seen == {"path": str(weights), "imgsz": 640, "conf": 0.25, "overrides": {}, "tiles": (1, 1),
-                    "overlap": 0.2, "whole_region": False, "roi_margin": None, "merge_riders": False}
+                    "overlap": 0.2, "whole_region": False, "roi_margin": None, "merge_riders": False,
+                    "nms_iou": NMS_IOU}  # fmt: skip
+    result = runner.invoke(app, ["eval-detector", "--images", str(tmp_path), "--weights", str(weights),
+                                 "--nms-iou", "0.7"])  # fmt: skip
+    assert result.exit_code == 0 and seen["nms_iou"] == 0.7, result.output
 
 
 def test_eval_detector_passes_tiles_and_roi_and_refuses_bad_tiles(app, monkeypatch, tmp_path: Path):

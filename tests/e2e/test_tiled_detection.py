@@ -82,3 +82,25 @@ def test_onnx_threads_stop_spinning_after_the_first_frame_and_results_stay_the_s
         assert _spinning(detector) == ("0" if quiet else None)
         detector.close()
     assert runs[0] == runs[1] and runs[1][-1]
+
+
+@pytest.mark.parametrize("tiles", [None, (2, 2)])
+def test_non_maximum_suppression_leaves_no_two_boxes_of_a_class_overlapping_more_than_its_iou(hanoi_frames, tiles):
+    h, w = hanoi_frames[0].shape[:2]
+    overlaps = {}
+    for nms_iou in (0.7, 0.4):
+        detector = YoloDetector(resolve(str(COCO_WEIGHTS)), imgsz=320, conf=0.1, nms_iou=nms_iou)
+        if tiles:
+            detector.look_at(detection_windows((w, h), tiles=tiles))
+        found = [detector.detect(f) for f in hanoi_frames]
+        detector.close()
+        overlaps[nms_iou] = max(
+            _iou(a.box, b.box)
+            for boxes in found
+            for i, a in enumerate(boxes)
+            for b in boxes[i + 1 :]
+            if a.label == b.label
+        )
+    if tiles is None:  # one window: the bound holds exactly (tiles merge across windows on their own terms)
+        assert overlaps[0.4] <= 0.4 + 1e-3
+    assert overlaps[0.7] > 0.4 >= overlaps[0.4] - 0.1  # the setting reaches ultralytics: the loose one keeps more
