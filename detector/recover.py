@@ -14,7 +14,7 @@ with live batch-norm statistics.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +201,70 @@ def seed_head(model, names: Mapping[int, str]):  # type: ignore[no-untyped-def]
     target.args = dict(getattr(model, "args", {}))  # type: ignore[assignment]
     log.info("seeded head rows %s", {names[i]: model.names[j] for i, j in seeds.items()})
     return target.float().eval()
+
+
+def calibrate_batchnorm(model, images: Sequence[np.ndarray], imgsz: int = 320, batch: int = 16):  # type: ignore[no-untyped-def]
+    """Give each identity batch-norm of a recovered `model` its convolution's output statistics
+    on `images` (BGR frames), keeping the function the model computes.
+
+    A recovered model's batch-norms are identities (mean 0, variance 1) carrying the fused bias.
+    That is exact at inference, but a trainer runs batch-norm on each batch's own statistics, which
+    for these convolutions are far from mean 0 and variance 1: the first training step then sees a
+    different network, and fine-tuning starts by undoing what the weights knew. With the measured
+    mean m and variance v of each convolution's output, gamma = sqrt(v + eps) and beta = bias + m
+    give exactly the same output at inference (gamma (x - m) / sqrt(v + eps) + beta = x + bias) and
+    nearly the same on a training batch. (Any batch-norm is rescaled the same way, so calibrating a
+    trained model keeps its function too.)
+
+    Returns:
+        `model`, changed in place, in eval mode.
+    """
+    import torch
+    from ultralytics.data.augment import LetterBox
+    from ultralytics.nn.modules import Conv
+
+    if not images:
+        raise RecoveryError("no images to calibrate batch-norm statistics on")
+    letterbox = LetterBox(new_shape=(imgsz, imgsz), auto=False)
+    tensors = [
+        torch.from_numpy(np.ascontiguousarray(letterbox(image=im)[..., ::-1].transpose(2, 0, 1))).float() / 255.0
+        for im in images
+    ]
+    convs = {name: mod for name, mod in model.named_modules() if isinstance(mod, Conv)}
+    sums: dict[str, list] = {name: [0.0, 0.0, 0] for name in convs}  # sum, sum of squares, count per channel
+
+    def hook(name: str):  # type: ignore[no-untyped-def]
+        def record(_module, _inputs, output) -> None:  # type: ignore[no-untyped-def]
+            y = output.detach().double()
+            acc = sums[name]
+            acc[0] = acc[0] + y.sum((0, 2, 3))
+            acc[1] = acc[1] + (y * y).sum((0, 2, 3))
+            acc[2] += y.shape[0] * y.shape[2] * y.shape[3]
+
+        return record
+
+    handles = [mod.conv.register_forward_hook(hook(name)) for name, mod in convs.items()]
+    model.eval()
+    try:
+        with torch.no_grad():
+            for start in range(0, len(tensors), batch):
+                model(torch.stack(tensors[start : start + batch]))
+    finally:
+        for handle in handles:
+            handle.remove()
+    with torch.no_grad():
+        for name, mod in convs.items():
+            total, squares, count = sums[name]
+            mean = total / count
+            var = (squares / count - mean * mean).clamp(min=0.0)
+            bn = mod.bn  # in eval mode: gamma (x - mean0) / std0 + beta; keep that function
+            gamma, std0 = bn.weight.double(), torch.sqrt(bn.running_var.double() + bn.eps)
+            std = torch.sqrt(var + bn.eps)
+            bn.bias.copy_((bn.bias.double() + gamma * (mean - bn.running_mean.double()) / std0).float())
+            bn.weight.copy_((gamma * std / std0).float())
+            bn.running_mean.copy_(mean.float())
+            bn.running_var.copy_(var.float())
+    return model
 
 
 def save_checkpoint(model, path: str | Path) -> Path:  # type: ignore[no-untyped-def]

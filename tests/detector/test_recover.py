@@ -121,3 +121,52 @@ def test_seeded_head_starts_dataset_classes_from_their_coco_rows(recovered):
     assert torch.equal(dst.weight[2], src.weight[3])  # motobike <- motorcycle
     assert torch.equal(dst.weight[1], src.weight[9])  # green_light <- traffic light
     assert not torch.equal(dst.weight[3], src.weight[0])  # stop_line has no COCO counterpart
+
+
+def _hanoi_frames(count: int = 8, start: int = 0) -> list[np.ndarray]:
+    import cv2
+
+    cap = cv2.VideoCapture(str(need_shared("clips", "hanoi_ltk_hangbai", "16h30.25.9.22.mp4")))
+    frames = []
+    for index in range(start, start + 40 * count, 40):
+        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, frame = cap.read()
+        assert ok, f"cannot read frame {index} of the Hanoi clip"
+        frames.append(frame)
+    cap.release()
+    return frames
+
+
+def _train_vs_eval(model, x) -> float:  # type: ignore[no-untyped-def]
+    """Relative difference of the backbone's output (layer 9) in training mode against eval mode."""
+    seen = {}
+    handle = model.model[9].register_forward_hook(lambda _m, _i, out: seen.__setitem__("out", out.clone()))
+    with torch.no_grad():
+        model.eval()
+        model(x)
+        evaluated = seen["out"]
+        for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+            bn.momentum = 0.0  # a training-mode pass must not move the running statistics
+        model.train()
+        model(x)
+        model.eval()
+    handle.remove()
+    return float((seen["out"] - evaluated).norm() / evaluated.norm())
+
+
+def test_calibrated_batchnorm_keeps_the_function_and_lets_training_start_from_it():
+    from detector.recover import calibrate_batchnorm, recover_yolov8n
+
+    frames = _hanoi_frames()
+    x = torch.from_numpy(np.concatenate([_letterbox(f) for f in frames]))
+    model = recover_yolov8n(Path(__file__).parents[2] / "models" / "vn2_yolov8n_320.onnx")
+    with torch.no_grad():
+        before = model(x)[0]
+    identity = _train_vs_eval(model, x)
+    calibrate_batchnorm(model, _hanoi_frames(start=20))  # other frames than those it is then run on
+    with torch.no_grad():
+        after = model(x)[0]
+    assert np.abs((after - before)[:, 4:].numpy()).max() < 1e-4  # the same detector at inference
+    calibrated = _train_vs_eval(model, x)
+    # identity batch-norms turn into a different network once trained on batch statistics
+    assert identity > 0.5 and calibrated < 0.15, (identity, calibrated)
