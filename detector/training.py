@@ -20,7 +20,7 @@ import yaml
 from detector.evaluate import DetectionScores, dataset_names, evaluate_detector, list_images
 from detector.hashing import sha256_file
 from detector.labels import normalise
-from detector.weights import ManifestEntry, models_dir, resolve
+from detector.weights import ManifestEntry, load_manifest, models_dir, resolve
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +239,30 @@ def write_manifest_entry(entry: ManifestEntry, manifest: Path | None = None) -> 
         text += "\n"
     manifest.write_text(text + block, encoding="utf-8")
     return manifest
+
+
+def rescore(name: str, score_sets: Sequence[Path], nms_iou: float, manifest: Path | None = None) -> ManifestEntry:
+    """Score the manifest's weights `name` again on `score_sets` at non-maximum suppression IoU
+    `nms_iou`, and record that IoU as the one the pipeline runs these weights with.
+
+    The entry's scores for those sets are replaced; its other scores (the validation split at
+    training) are kept, each saying the IoU it was measured at.
+
+        python -c "from pathlib import Path; from detector.training import rescore; \
+            rescore('vn2', [Path('../shared/images/vn_cctv_labels')], 0.5)"
+    """
+    manifest = manifest or models_dir() / "manifest.yaml"
+    entry = next((e for e in load_manifest(manifest) if e.name == name), None)
+    if entry is None:
+        raise TrainingError(f"no weights named {name!r} in {manifest}")
+    path = resolve(name).path
+    scores = dict(entry.scores or {})
+    for images in score_sets:
+        measured = evaluate_detector(path, Path(images), imgsz=entry.imgsz, overrides=entry.classes, nms_iou=nms_iou)
+        scores[Path(images).name] = _rounded(measured)
+    updated = entry.model_copy(update={"scores": scores, "nms_iou": nms_iou})
+    write_manifest_entry(updated, manifest)
+    return updated
 
 
 def train_detector(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from detector.hashing import sha256_file
 
@@ -34,6 +34,9 @@ class ManifestEntry(BaseModel):
     notes: str = ""
     training: dict[str, object] | None = None
     scores: dict[str, object] | None = None
+    # Non-maximum suppression IoU these weights are run with (None: detector.yolo.NMS_IOU); a
+    # model that leaves second boxes on one object runs better lower (MODELS.md).
+    nms_iou: float | None = Field(default=None, gt=0.0, le=1.0)
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,11 @@ class ResolvedWeights:
         if self.entry:
             return self.entry.imgsz
         return onnx_imgsz(self.path) if self.path.endswith(".onnx") else None
+
+    @property
+    def nms_iou(self) -> float | None:
+        """The manifest's non-maximum suppression IoU for these weights, if it sets one."""
+        return self.entry.nms_iou if self.entry else None
 
     def sha256(self) -> str | None:
         return sha256_file(self.path) if Path(self.path).is_file() else None

@@ -24,9 +24,10 @@ from detector.weights import ResolvedWeights, WeightsError
 
 log = logging.getLogger(__name__)
 
-# Non-maximum suppression IoU. ultralytics' default, 0.7, keeps a second box on one motorbike in
-# dense traffic; see MODELS.md ("Non-maximum suppression") for what 0.5 changes.
-NMS_IOU = 0.5
+# Non-maximum suppression IoU unless the weights' manifest entry sets one: ultralytics' default.
+# Lower removes second boxes on one motorbike but also merges riders side by side; what it changes,
+# per model, is in MODELS.md ("Non-maximum suppression").
+NMS_IOU = 0.7
 
 _TRACKER_TEMPLATE = """\
 tracker_type: bytetrack
@@ -50,7 +51,7 @@ class YoloDetector:
         labels: trafficcam labels to keep (default: all vehicles and persons).
         track_buffer: analysed frames a lost track is kept for re-identification.
         nms_iou: overlap (IoU) above which non-maximum suppression keeps only the stronger of two
-            boxes of a class (`NMS_IOU`; ultralytics' own default is 0.7).
+            boxes of a class; None takes the manifest's value for the weights, else `NMS_IOU`.
     """
 
     def __init__(
@@ -64,7 +65,7 @@ class YoloDetector:
     ):
         if not 0.0 < conf < 1.0:
             raise ValueError(f"conf must be between 0 and 1, got {conf}")
-        self.nms_iou = NMS_IOU if nms_iou is None else nms_iou
+        self.nms_iou = nms_iou if nms_iou is not None else weights.nms_iou or NMS_IOU
         if not 0.0 < self.nms_iou <= 1.0:
             raise ValueError(f"nms_iou must be in (0, 1], got {self.nms_iou}")
         from ultralytics import YOLO  # heavy import, kept out of module import time

@@ -100,7 +100,9 @@ def eval_detector_command(
     ] = False,
     nms_iou: Annotated[
         float | None,
-        typer.Option("--nms-iou", min=0.05, max=1.0, help="Non-maximum suppression IoU (default: the pipeline's)."),
+        typer.Option(
+            "--nms-iou", min=0.05, max=1.0, help="Non-maximum suppression IoU (default: the manifest's, else 0.7)."
+        ),
     ] = None,
 ) -> None:
     """Detection recall and precision per class at IoU 0.5 on a YOLO-format labelled image set."""
@@ -117,7 +119,7 @@ def eval_detector_command(
         scores = evaluate_detector(
             w.path, images, imgsz=size, conf=conf, overrides=w.class_overrides, tiles=parse_tiles(tiles),
             overlap=overlap, whole_region=whole, roi_margin=roi, merge_riders=riders,
-            nms_iou=NMS_IOU if nms_iou is None else nms_iou,
+            nms_iou=nms_iou if nms_iou is not None else w.nms_iou or NMS_IOU,
         )  # fmt: skip
     except (EvaluationError, WeightsError, ValueError) as exc:
         raise _fail(exc, 2) from None

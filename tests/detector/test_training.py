@@ -163,3 +163,26 @@ def test_a_weights_path_outside_the_manifest_takes_its_size_from_the_onnx_input(
     assert resolve(str(copy)).entry is None and resolve(str(copy)).imgsz == 320
     (tmp_path / "broken.onnx").write_bytes(b"not onnx")
     assert resolve(str(tmp_path / "broken.onnx")).imgsz is None
+
+
+def test_rescoring_records_the_suppression_iou_the_pipeline_then_uses(tmp_path: Path, monkeypatch):
+    from detector.training import rescore
+    from detector.weights import resolve
+
+    labelled = need_shared("images", "vn_cctv_labels")
+    repo_models = Path(__file__).parents[2] / "models"
+    entry = next(e for e in load_manifest(repo_models / "manifest.yaml") if e.name == "vn2")
+    shutil.copy(repo_models / entry.file, tmp_path / entry.file)
+    write_manifest_entry(entry, tmp_path / "manifest.yaml")
+    monkeypatch.setenv("TRAFFICCAM_MODELS_DIR", str(tmp_path))
+    images = tmp_path / "few.txt"
+    images.write_text("".join(f"{p}\n" for p in sorted((labelled / "images").glob("*.jpg"))[:12]), encoding="utf-8")
+    assert resolve("vn2").nms_iou is None
+
+    updated = rescore("vn2", [images], 0.5)
+
+    (stored,) = load_manifest(tmp_path / "manifest.yaml")
+    assert stored.nms_iou == updated.nms_iou == 0.5 and resolve("vn2").nms_iou == 0.5
+    assert stored.scores["few.txt"]["nms_iou"] == 0.5 and stored.scores["few.txt"]["images"] == 12
+    assert stored.scores["few.txt"]["motorcycle"]["truths"] > 0
+    assert stored.scores["validation_split"] == entry.scores["validation_split"]  # kept as measured at training

@@ -104,3 +104,21 @@ def test_non_maximum_suppression_leaves_no_two_boxes_of_a_class_overlapping_more
     if tiles is None:  # one window: the bound holds exactly (tiles merge across windows on their own terms)
         assert overlaps[0.4] <= 0.4 + 1e-3
     assert overlaps[0.7] > 0.4 >= overlaps[0.4] - 0.1  # the setting reaches ultralytics: the loose one keeps more
+
+
+def test_the_manifest_sets_a_models_suppression_iou_and_an_argument_overrides_it():
+    from dataclasses import replace
+
+    from detector.weights import ManifestEntry
+    from detector.yolo import NMS_IOU
+
+    plain = resolve(str(COCO_WEIGHTS))
+    entry = ManifestEntry(name="x", file=COCO_WEIGHTS.name, imgsz=320, source="test", licence="test", nms_iou=0.45)
+    listed = replace(plain, entry=entry)
+    assert plain.nms_iou is None and listed.nms_iou == 0.45
+    for weights, argument, used in ((plain, None, NMS_IOU), (listed, None, 0.45), (listed, 0.6, 0.6)):
+        detector = YoloDetector(weights, imgsz=320, nms_iou=argument)
+        assert detector.nms_iou == used
+        detector.close()
+    with pytest.raises(ValueError):
+        ManifestEntry(name="x", file="x.onnx", imgsz=320, source="t", licence="t", nms_iou=1.5)
