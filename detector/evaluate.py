@@ -273,8 +273,8 @@ def evaluate_detector(
         roi_margin: when set, detect only inside each image's region of interest (`label_roi`);
             every labelled vehicle still counts, inside it or not.
         merge_riders: fold each person sitting on a predicted two-wheeler into it, as the pipeline does.
-        nms_iou: non-maximum suppression IoU (ultralytics' default 0.7; the pipeline's is
-            `detector.yolo.NMS_IOU`).
+        nms_iou: non-maximum suppression IoU (ultralytics' default 0.7; the pipeline runs each
+            weights at its manifest's `nms_iou`, else `detector.yolo.NMS_IOU`).
     """
     from ultralytics import YOLO
 

@@ -125,11 +125,15 @@ class YoloDetector:
             tracker=self._tracker_file.name,
             verbose=False,
         )[0]
+        self._quiet_threads_once()
+        self.last_latency_s = time.perf_counter() - start
+        return self._to_detections(result)
+
+    def _quiet_threads_once(self) -> None:
+        """After the first inference (ultralytics builds its session then): `quiet_onnx_threads`."""
         if not self._session_checked:
             self._session_checked = True
             quiet_onnx_threads(self.model)
-        self.last_latency_s = time.perf_counter() - start
-        return self._to_detections(result)
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
         """Detect without tracking (track_id stays None), on the detection windows if set."""
@@ -151,9 +155,7 @@ class YoloDetector:
             sorted(self.labels),
             nms_iou=self.nms_iou,
         )
-        if not self._session_checked:
-            self._session_checked = True
-            quiet_onnx_threads(self.model)
+        self._quiet_threads_once()
         tracker = self._bytetrack()
         tracks = tracker.update(Boxes(np.column_stack([xyxy, conf, cls]), frame.shape[:2]), frame)
         if len(tracks) == 0:
@@ -243,11 +245,11 @@ def predict_windows(
     imgsz: int,
     conf: float,
     classes: list[int] | None = None,
-    nms_iou: float = 0.7,
+    nms_iou: float = NMS_IOU,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run `model` (an ultralytics YOLO) on each window of `frame` and merge what they find.
 
-    `nms_iou` is the non-maximum suppression overlap within each window (default: ultralytics').
+    `nms_iou` is the non-maximum suppression overlap within each window.
 
     Returns:
         (xyxy N x 4 in frame pixels, conf N, cls N) after merging duplicates across windows.

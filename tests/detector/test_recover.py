@@ -20,19 +20,25 @@ def _letterbox(frame: np.ndarray, size: int = 320) -> np.ndarray:
     return np.ascontiguousarray(img[..., ::-1].transpose(2, 0, 1))[None].astype(np.float32) / 255.0
 
 
-def _frames() -> list[np.ndarray]:
+def _hanoi_at(indices) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
     import cv2
-    import ultralytics
 
-    frames = [cv2.imread(str(Path(ultralytics.__file__).parent / "assets" / "bus.jpg"))]
     cap = cv2.VideoCapture(str(need_shared("clips", "hanoi_ltk_hangbai", "16h30.25.9.22.mp4")))
-    for index in (50, 450):
+    frames = []
+    for index in indices:
         cap.set(cv2.CAP_PROP_POS_FRAMES, index)
         ok, frame = cap.read()
         assert ok, f"cannot read frame {index} of the Hanoi clip"
         frames.append(frame)
     cap.release()
     return frames
+
+
+def _frames() -> list[np.ndarray]:
+    import cv2
+    import ultralytics
+
+    return [cv2.imread(str(Path(ultralytics.__file__).parent / "assets" / "bus.jpg")), *_hanoi_at((50, 450))]
 
 
 @pytest.fixture(scope="module")
@@ -124,17 +130,7 @@ def test_seeded_head_starts_dataset_classes_from_their_coco_rows(recovered):
 
 
 def _hanoi_frames(count: int = 8, start: int = 0) -> list[np.ndarray]:
-    import cv2
-
-    cap = cv2.VideoCapture(str(need_shared("clips", "hanoi_ltk_hangbai", "16h30.25.9.22.mp4")))
-    frames = []
-    for index in range(start, start + 40 * count, 40):
-        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-        ok, frame = cap.read()
-        assert ok, f"cannot read frame {index} of the Hanoi clip"
-        frames.append(frame)
-    cap.release()
-    return frames
+    return _hanoi_at(range(start, start + 40 * count, 40))
 
 
 def _train_vs_eval(model, x) -> float:  # type: ignore[no-untyped-def]
