@@ -10,6 +10,7 @@ from detector.types import Detection, Observation, Track
 
 @dataclass
 class _TrackState:
+    track_id: int
     history: deque[Observation]
     votes: Counter[str] = field(default_factory=Counter)
     last_seen: float = 0.0
@@ -23,14 +24,26 @@ class TrackStore:
 
     The label of a track is the confidence-weighted majority over its whole life, so a box
     that flickers between motorcycle, bicycle and person keeps one class for every rule.
+
+    Track ids are this store's own. A tracker id seen again after more than `max_gap_s` without
+    a box starts a new track: ByteTrack keeps a lost track for 30 analysed frames whatever the
+    frame rate, moving its predicted box on at the last speed, and at 6 fps (5 s) that box drifts
+    onto another road user. ultralytics sizes that memory for 30 fps, so 1 s is its own default
+    in time. In the Hanoi clip such a jump carried a rider's track 250 px across the junction onto
+    a distant car and made a red-light report of it (MODELS.md, "Tracker").
     """
 
-    def __init__(self, max_history: int = 150, max_age_s: float = 5.0):
+    def __init__(self, max_history: int = 150, max_age_s: float = 5.0, max_gap_s: float = 1.0):
         if max_history < 2:
             raise ValueError(f"max_history must be at least 2 to see movement, got {max_history}")
+        if max_gap_s <= 0:
+            raise ValueError(f"max_gap_s must be positive, got {max_gap_s}")
         self.max_history = max_history
         self.max_age_s = max_age_s
-        self._tracks: dict[int, _TrackState] = {}
+        self.max_gap_s = max_gap_s
+        self._tracks: dict[int, _TrackState] = {}  # by this store's track id
+        self._current: dict[int, _TrackState] = {}  # by the tracker's id: the track its boxes extend
+        self._next_id = 1
 
     def __len__(self) -> int:
         return len(self._tracks)
@@ -41,13 +54,15 @@ class TrackStore:
         for det in detections:
             if det.track_id is None:
                 continue
-            state = self._tracks.get(det.track_id)
-            if state is None:
-                state = self._tracks[det.track_id] = _TrackState(deque(maxlen=self.max_history))
+            state = self._current.get(det.track_id)
+            if state is None or timestamp - state.last_seen > self.max_gap_s:
+                state = _TrackState(self._next_id, deque(maxlen=self.max_history))
+                self._next_id += 1
+                self._tracks[state.track_id] = self._current[det.track_id] = state
             state.history.append(Observation(frame_index, timestamp, det.box, det.confidence, det.label))
             state.votes[det.label] += det.confidence
             state.last_seen = timestamp
-            updated.append(self._snapshot(det.track_id, state))
+            updated.append(self._snapshot(state))
         return updated
 
     def expire(self, now: float) -> list[int]:
@@ -55,13 +70,14 @@ class TrackStore:
         gone = [tid for tid, s in self._tracks.items() if now - s.last_seen > self.max_age_s]
         for tid in gone:
             del self._tracks[tid]
+        self._current = {k: s for k, s in self._current.items() if now - s.last_seen <= self.max_age_s}
         return gone
 
     def get(self, track_id: int) -> Track | None:
         state = self._tracks.get(track_id)
-        return None if state is None else self._snapshot(track_id, state)
+        return None if state is None else self._snapshot(state)
 
     @staticmethod
-    def _snapshot(track_id: int, state: _TrackState) -> Track:
+    def _snapshot(state: _TrackState) -> Track:
         label = state.votes.most_common(1)[0][0]
-        return Track(track_id, label, tuple(state.history))
+        return Track(state.track_id, label, tuple(state.history))

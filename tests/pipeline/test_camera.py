@@ -71,7 +71,7 @@ def run(tmp_path, run_name: str):
 def test_violation_is_stored_with_evidence_and_signal_state(tmp_path):
     db, run_id, pipeline = run(tmp_path, "first")
     (record,) = repo.list_violations(db, run_id=run_id)
-    assert (record.rule, record.where, record.track_id, record.frame_index) == ("red_light", "stop", 7, 27)
+    assert (record.rule, record.where, record.track_id, record.frame_index) == ("red_light", "stop", 1, 27)
     assert record.signal_colour == "red" and record.seconds_into_colour >= 0.5
     assert record.occurred_at == datetime(2024, 1, 2, 3, 4, 7, 700000, tzinfo=UTC)
     assert set(record.evidence) == {"before", "during", "after", "vehicle", "clip"}

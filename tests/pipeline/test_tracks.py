@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from detector.types import Box, Colour, Detection, LightState
 from pipeline.engine import RuleEngine
 from pipeline.rules.red_light import RedLightRule
@@ -24,11 +26,38 @@ def test_label_is_the_weighted_majority_over_the_track_life():
 def test_history_is_bounded_and_old_tracks_expire():
     store = TrackStore(max_history=5, max_age_s=1.0)
     for i in range(50):
-        store.update(i, i / 10, [det(100 + i)])
-    assert len(store.get(7).observations) == 5
-    store.update(50, 5.0, [det(200, tid=8)])
-    assert store.expire(now=5.95) == [7]  # last seen at 4.9 s
-    assert store.get(7) is None and store.get(8) is not None
+        (first,) = store.update(i, i / 10, [det(100 + i)])
+    assert len(store.get(first.track_id).observations) == 5
+    (second,) = store.update(50, 5.0, [det(200, tid=8)])
+    assert store.expire(now=5.95) == [first.track_id]  # last seen at 4.9 s
+    assert store.get(first.track_id) is None and store.get(second.track_id) is not None
+
+
+def test_a_tracker_id_back_after_a_gap_is_a_new_track():
+    """ByteTrack re-finds a lost track wherever its drifting prediction lands; after more than
+    `max_gap_s` without a box the two pieces are not taken for one road user."""
+    store = TrackStore(max_gap_s=1.0)
+    (a,) = store.update(0, 0.0, [det(300, label="motorcycle")])
+    (a2,) = store.update(6, 1.0, [det(290, label="motorcycle")])  # 1.0 s later: the same track
+    (b,) = store.update(13, 2.2, [det(100, label="car")])  # 1.2 s without a box: a new one
+    assert a.track_id == a2.track_id != b.track_id
+    assert [o.frame_index for o in store.get(a.track_id).observations] == [0, 6]
+    assert store.get(b.track_id).label == "car" and len(b.observations) == 1
+    (b2,) = store.update(14, 2.3, [det(95, label="car")])
+    assert b2.track_id == b.track_id  # later boxes extend the new track
+    assert store.expire(now=6.1) == [a.track_id]  # the old piece ends on its own
+
+
+def test_track_ids_are_unique_across_tracker_ids_and_gaps():
+    store = TrackStore(max_gap_s=0.5)
+    seen = [store.update(i, float(i), [det(100, tid=1), det(200, tid=2)]) for i in range(3)]
+    ids = [t.track_id for tracks in seen for t in tracks]
+    assert len(set(ids)) == len(ids) == 6  # every frame is more than 0.5 s after the last
+
+
+def test_a_gap_must_be_positive():
+    with pytest.raises(ValueError, match="max_gap_s"):
+        TrackStore(max_gap_s=0)
 
 
 def test_detections_without_track_id_are_ignored():
@@ -42,9 +71,9 @@ def test_engine_reports_each_track_rule_and_zone_once():
     found = []
     for i, y in enumerate(UP + [70, 60, 50]):
         found += engine.check(store.update(i, i / 10, [det(y)]), SCENE, board)
-    assert [(v.rule, v.where, v.track_id, v.frame_index) for v in found] == [("red_light", "stop", 7, 4)]
+    assert [(v.rule, v.where, v.frame_index) for v in found] == [("red_light", "stop", 4)]
     assert len(engine.rules[0]._depths) == 1  # the rule keeps the track's geometry...
-    engine.forget([7])
+    engine.forget([found[0].track_id])
     assert engine._reported == {} and len(engine.rules[0]._depths) == 0  # ...until the track ends
 
 

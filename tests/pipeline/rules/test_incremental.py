@@ -91,9 +91,11 @@ def test_cache_computes_each_observation_once_and_stays_bounded():
         (track,) = store.update(frame, frame / 10, [Detection(Box(0, 0, 10, 10), "car", 0.9, 7)])
         assert cache.values(track, "line") == [o.frame_index * 10 for o in track.observations]
     assert len(calls) == 10  # one per observation, although every call returned up to 4
+    ids = []
     for tid in range(5):
         (track,) = store.update(10, 1.0, [Detection(Box(0, 0, 10, 10), "car", 0.9, 100 + tid)])
         cache.values(track, "line")
+        ids.append(track.track_id)
     assert len(cache) == 3  # the earliest tracks were dropped
-    cache.forget([103, 104, 999])
+    cache.forget([*ids[3:], 999])
     assert len(cache) == 1

@@ -65,8 +65,8 @@ def track_from_detections(boxes, labels, track_id=5):
     """The track TrackStore builds from per-frame detections with flickering labels."""
     store = TrackStore()
     for i, (box, label) in enumerate(zip(boxes, labels, strict=True)):
-        store.update(i, i / 10, [Detection(Box(*box), label, 0.8, track_id=track_id)])
-    return store.get(track_id)
+        (track,) = store.update(i, i / 10, [Detection(Box(*box), label, 0.8, track_id=track_id)])
+    return store.get(track.track_id)
 
 
 def test_class_flicker_car_stays_a_car():
