@@ -27,17 +27,18 @@ class ClipRun:
 
 @pytest.fixture(scope="session")
 def clip_runs(tmp_path_factory):
-    """`run(name, analysis_fps)`: process a shared clip with the COCO weights and every rule, once."""
-    cache: dict[tuple[str, float | None], ClipRun] = {}
+    """`run(name, analysis_fps, weights)`: process a shared clip with every rule, once per setting;
+    the weights default to the COCO file in ../shared/models."""
+    cache: dict[tuple[str, float | None, str | None], ClipRun] = {}
 
-    def run(name: str, analysis_fps: float | None = None) -> ClipRun:
-        key = (name, analysis_fps)
+    def run(name: str, analysis_fps: float | None = None, weights: str | None = None) -> ClipRun:
+        key = (name, analysis_fps, weights)
         if key not in cache:
             folder = need_shared("clips", name)
             need_shared("models", "yolov8n_int8.onnx")
             truth = load_truth(folder / "truth.yaml")
             data = tmp_path_factory.mktemp(f"run-{name}")
-            settings = ProcessSettings(weights=str(COCO_WEIGHTS), analysis_fps=analysis_fps)
+            settings = ProcessSettings(weights=weights or str(COCO_WEIGHTS), analysis_fps=analysis_fps)
             result = process_video(folder / truth.video, folder / "scene.yaml", settings, data, database_url(data))
             cache[key] = ClipRun(name, folder, data, truth, result, build_report(result, data))
         return cache[key]

@@ -37,11 +37,12 @@ def test_red_light_violations_against_truth(clip_run):
     *_, scored = clip_run
     red = scored.matches.rules["red_light"]
     print(f"red_light: tp {red.tp} fp {red.fp} fn {red.fn} precision {red.precision:.2f} recall {red.recall:.2f}")
-    # Measured with the COCO YOLOv8n int8 weights at 320 px on the Hanoi clip: precision 1.00, recall 0.38
-    # (3 of 8; COCO at 320 px sees most Vietnamese motorbikes only as their riders). Floors leave
-    # room for tracker nondeterminism, not for wishes.
+    # Measured with the COCO YOLOv8n int8 weights at 320 px on the Hanoi clip: precision 0.86, recall
+    # 0.75 (6 of 8, 1 false; 3 of 8 with ByteTrack's score fusion, see `detector.yolo.tracker_settings`).
+    # COCO at 320 px sees most Vietnamese motorbikes only as their riders. Floors leave room for
+    # tracker nondeterminism, not for wishes.
     assert red.precision >= 0.75
-    assert red.recall >= 0.25
+    assert red.recall >= 0.5
 
 
 def test_every_record_has_complete_evidence_with_matching_hashes(clip_run):
@@ -58,3 +59,16 @@ def test_every_record_has_complete_evidence_with_matching_hashes(clip_run):
         if record.rule == "red_light":
             assert record.signal_colour == "red" and record.seconds_into_colour >= 0.5
     assert not list(data.glob("evidence/**/*.partial"))
+
+
+def test_red_light_with_the_vietnamese_weights_on_hanoi(clip_runs):
+    """`vn2` (models/, fine-tuned on Vietnamese CCTV; the weights this footage is for) on the Hanoi
+    clip. Measured 2026-11-28: all 8 red-light violations, no false report (with ByteTrack's score
+    fusion, before `tracker_settings` turned it off: 4 of 8). The floors allow one miss and one false
+    report for tracker nondeterminism."""
+    run = clip_runs("hanoi_ltk_hangbai", weights="vn2")
+    scored = evaluate_clip(run.name, run.truth, run.report)
+    print("\n" + format_table([scored]))
+    red = scored.matches.rules["red_light"]
+    assert red.recall >= 0.85, f"recall {red.recall:.2f}: {red.tp} of {red.tp + red.fn}"
+    assert red.precision >= 0.85, f"precision {red.precision:.2f}: {red.fp} false"
