@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from detector.types import Box, Detection
+from pipeline.engine import RuleEngine
 from pipeline.rules import REGISTRY
 from pipeline.rules.wrong_way import WrongWayRule
 from pipeline.scene import parse_scene
@@ -102,3 +103,51 @@ def test_registry_reads_the_scene_settings():
                          "rules": {"wrong_way": {"min_travel_px": 30, "min_duration_s": 2.0}}})
     rule = REGISTRY["wrong_way"](scene)
     assert (rule.name, rule.min_travel_px, rule.min_duration_s) == ("wrong_way", 30, 2.0)
+
+
+
+# a long lane: traffic goes up, riders come down it at 5 px a frame (50 px/s at 10 fps)
+LONG = parse_scene({"camera": "test", "frame_size": [200, 600], "lanes": [
+    {"id": "up", "polygon": [[100, 0], [200, 0], [200, 600], [100, 600]], "direction": [0, -1]}]})
+
+
+def rider(tracker_id: int, frames: range, dx: float = 0, dy: float = 0, w: float = 40, h: float = 60):
+    """Boxes of a rider coming down the up lane, anchored at (150 + dx, 20 + 5 f + dy)."""
+    return [(f, Detection(Box(*moving(150 + dx, [20 + 5 * f + dy], w, h)[0]), "motorcycle", 0.6, tracker_id))
+            for f in frames]
+
+
+def wrong_way_reports(*riders: list[tuple[int, Detection]]) -> list[tuple[int, int]]:
+    """(track id, frame) of every wrong-way report, through the real track store and engine."""
+    by_frame: dict[int, list[Detection]] = {}
+    for f, det in sorted((p for r in riders for p in r), key=lambda p: p[0]):
+        by_frame.setdefault(f, []).append(det)
+    store, engine, found = TrackStore(), RuleEngine([WrongWayRule()]), []
+    for f in range(max(by_frame) + 1):
+        found += engine.check(store.update(f, f / 10, by_frame.get(f, [])), LONG, NO_SIGNALS)
+        engine.forget(store.expire(f / 10))
+    return [(v.track_id, v.frame_index) for v in found]
+
+
+@pytest.mark.parametrize(
+    ("name", "second", "reports"),
+    [
+        # the bike alone found as well, inside the rider-and-bike box, from a frame later: one vehicle
+        ("bike-inside-rider-box", rider(2, range(1, 25), dx=2, dy=-1, w=36, h=35), 1),
+        # ... even where the two boxes part for a frame in ten
+        ("bike-inside-mostly", [(f, d) if f % 10 else (f, Detection(Box(150, d.box.y1, 186, d.box.y2), d.label, 0.6, 2))
+                                for f, d in rider(2, range(1, 25), dx=2, w=36, h=35)], 1),
+        # a rider queued right behind: the same width, touching the road 25 px (0.6 widths) further up
+        ("queued-behind", rider(2, range(0, 25), dy=-25, h=50), 2),
+        # riders side by side, 30 px apart, boxes overlapping
+        ("side-by-side", rider(2, range(0, 25), dx=30), 2),
+        # a small rider passing in front of the first for two frames only, going the same way
+        ("passing", rider(2, range(0, 3), w=30, h=30) + rider(2, range(3, 25), dx=45, w=30, h=30), 2),
+        # the same rider found again after the first track ended (not a second track at the same time)
+        ("found-again-later", rider(2, range(26, 50)), 2),
+    ],
+)
+def test_a_second_track_of_the_same_vehicle_is_not_reported_again(name, second, reports):
+    first = rider(1, range(0, 25))  # reported in the middle of frames 0-12
+    assert len(wrong_way_reports(first)) == 1
+    assert len(wrong_way_reports(first, second)) == reports, name
