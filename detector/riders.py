@@ -14,19 +14,13 @@ from detector.types import Box, Detection
 TWO_WHEELERS = frozenset({"motorcycle", "bicycle"})
 
 
-def _intersection(a: Box, b: Box) -> float:
-    w = min(a.x2, b.x2) - max(a.x1, b.x1)
-    h = min(a.y2, b.y2) - max(a.y1, b.y1)
-    return max(0.0, w) * max(0.0, h)
-
-
 def _union_box(a: Box, b: Box) -> Box:
     return Box(min(a.x1, b.x1), min(a.y1, b.y1), max(a.x2, b.x2), max(a.y2, b.y2))
 
 
 def _rides(person: Box, bike: Box) -> bool:
     """A rider's box overlaps the bike and sits on or above it, roughly centred over it."""
-    if person.area == 0 or _intersection(person, bike) < 0.2 * person.area:
+    if person.area == 0 or person.intersection(bike) < 0.2 * person.area:
         return False
     centre = (person.x1 + person.x2) / 2
     return bike.x1 <= centre <= bike.x2 and person.y1 <= bike.y1 + 0.5 * bike.height
@@ -64,4 +58,4 @@ def merge_riders(detections: list[Detection], passenger_overlap: float = 0.5) ->
 
 def _is_passenger(a: Box, b: Box, overlap: float) -> bool:
     """Two person boxes overlapping by more than `overlap` of the smaller one."""
-    return _intersection(a, b) > overlap * (min(a.area, b.area) or 1.0)
+    return a.share_of_smaller(b) > overlap

@@ -56,6 +56,17 @@ class Box:
     def area(self) -> float:
         return self.width * self.height
 
+    def intersection(self, other: Box) -> float:
+        """The area both boxes cover."""
+        w = min(self.x2, other.x2) - max(self.x1, other.x1)
+        h = min(self.y2, other.y2) - max(self.y1, other.y1)
+        return max(0.0, w) * max(0.0, h)
+
+    def share_of_smaller(self, other: Box) -> float:
+        """How much of the smaller of the two boxes lies inside the other (0 to 1; 0 for an empty box)."""
+        smaller = min(self.area, other.area)
+        return self.intersection(other) / smaller if smaller > 0 else 0.0
+
     def scaled(self, sx: float, sy: float) -> Box:
         return Box(self.x1 * sx, self.y1 * sy, self.x2 * sx, self.y2 * sy)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from detector.types import Box, Track
+from detector.types import Track
 from pipeline.rules.base import Rule, SignalBoard, Violation
 from pipeline.scene import Scene
 
@@ -68,7 +68,7 @@ class RuleEngine:
         if len(common) < self.min_common_frames:
             return False
         together = sum(
-            _share_inside(p, q) >= self.min_inside
+            p.share_of_smaller(q) >= self.min_inside
             and math.dist(p.anchor, q.anchor) <= self.max_anchor_offset * min(p.width, q.width)
             for p, q in common
         )
@@ -85,10 +85,3 @@ class RuleEngine:
             if forget is not None:
                 forget(track_ids)
 
-
-def _share_inside(a: Box, b: Box) -> float:
-    """How much of the smaller of two boxes lies inside the other (0 to 1)."""
-    w = min(a.x2, b.x2) - max(a.x1, b.x1)
-    h = min(a.y2, b.y2) - max(a.y1, b.y1)
-    smaller = min(a.area, b.area)
-    return 0.0 if w <= 0 or h <= 0 or smaller <= 0 else w * h / smaller

@@ -42,3 +42,13 @@ def test_cars_are_untouched():
     car = d("car", (0, 0, 100, 80), 5)
     person = d("person", (10, 10, 30, 70), 6)
     assert merge_riders([car, person]) == [car, person]
+
+
+def test_box_overlap_measures():
+    big, bike = Box(0, 0, 40, 100), Box(5, 60, 35, 100)  # a bike inside its rider-and-bike box
+    assert big.intersection(bike) == bike.area == 1200
+    assert big.share_of_smaller(bike) == bike.share_of_smaller(big) == 1.0
+    half_out = Box(20, 60, 50, 100)  # 20 of its 30 px width inside
+    assert big.share_of_smaller(half_out) == pytest.approx(2 / 3)
+    assert big.intersection(Box(50, 0, 60, 10)) == 0.0
+    assert big.share_of_smaller(Box(10, 10, 10, 20)) == 0.0  # an empty box lies inside nothing

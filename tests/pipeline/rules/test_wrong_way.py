@@ -105,7 +105,6 @@ def test_registry_reads_the_scene_settings():
     assert (rule.name, rule.min_travel_px, rule.min_duration_s) == ("wrong_way", 30, 2.0)
 
 
-
 # a long lane: traffic goes up, riders come down it at 5 px a frame (50 px/s at 10 fps)
 LONG = parse_scene({"camera": "test", "frame_size": [200, 600], "lanes": [
     {"id": "up", "polygon": [[100, 0], [200, 0], [200, 600], [100, 600]], "direction": [0, -1]}]})
