@@ -13,9 +13,11 @@ file (`read_again`), so the hot path encodes nothing and memory does not grow wi
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
+import queue
 import shutil
 import subprocess
 import threading
@@ -44,6 +46,9 @@ MIME = {".jpg": "image/jpeg", ".mp4": "video/mp4"}
 # CPU time is taken from the frame loop: "ultrafast" spends a fraction of "veryfast"'s CPU for
 # larger files of the same quality (figures in BENCHMARKS.md, "Evidence clip encoding").
 CLIP_PRESET = "ultrafast"
+# Frames waiting between the decoding and ffmpeg's input (a clip's frames are read again in chunks
+# of this many, so the encoder has the last chunk while the next is decoded).
+PIPE_FRAMES = 8
 # Added to the writer thread's nice value (see `_yield_cpu`).
 WRITER_NICENESS = 10
 
@@ -223,7 +228,7 @@ class EvidenceRecorder:
     def _clip_frames(
         self,
         clip: list[_Buffered],
-        chunk: int = 32,
+        chunk: int = PIPE_FRAMES,
         keep: Collection[int] = (),
         kept: dict[int, np.ndarray] | None = None,
     ) -> Iterator[bytes | np.ndarray]:
@@ -380,14 +385,25 @@ def encode_clip(frames: ClipFrames, fps: float, out: Path) -> None:
 
 
 def _ffmpeg_clip(exe: str, frames: Iterator[bytes | np.ndarray], fps: float, out: Path) -> bool:
+    """Pipe the frames to ffmpeg's x264 from a second thread, so decoding the next frames (here, in
+    the caller's thread) and encoding the last ones (in ffmpeg) run at the same time. Decoded
+    images go as planar YUV 4:2:0, what x264 encodes, so ffmpeg does not convert each frame."""
     first = next(frames, None)
     if first is None:
         return False
-    if isinstance(first, np.ndarray):
-        h, w = first.shape[:2]
-        source = ["-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w}x{h}"]
+    to_bytes: Callable[[bytes | np.ndarray], bytes]
+    if isinstance(first, np.ndarray) and first.shape[0] >= 2 and first.shape[1] >= 2:
+        h, w = first.shape[0] // 2 * 2, first.shape[1] // 2 * 2  # 4:2:0 needs even sides
+        source = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}"]
+
+        def to_bytes(f: bytes | np.ndarray) -> bytes:
+            image = f if isinstance(f, np.ndarray) else _decode(f)
+            return cv2.cvtColor(np.ascontiguousarray(image[:h, :w]), cv2.COLOR_BGR2YUV_I420).tobytes()
     else:
         source = ["-f", "image2pipe", "-c:v", "mjpeg"]
+
+        def to_bytes(f: bytes | np.ndarray) -> bytes:
+            return f if isinstance(f, bytes) else _jpeg(f)
     cmd = [
         exe, "-hide_banner", "-loglevel", "error", "-y", *source,
         "-framerate", f"{fps:.3f}", "-i", "-", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2",
@@ -396,19 +412,48 @@ def _ffmpeg_clip(exe: str, frames: Iterator[bytes | np.ndarray], fps: float, out
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert proc.stdin is not None
+    stdin = proc.stdin
+    feed: queue.Queue[bytes | None] = queue.Queue(maxsize=PIPE_FRAMES)
+    broken: list[OSError] = []
+
+    def pump() -> None:  # inherits the writer thread's priority (Linux threads take their creator's nice)
+        for data in iter(feed.get, None):
+            if not broken:  # after ffmpeg has gone, drain the rest so the caller never blocks
+                try:
+                    stdin.write(data)
+                except OSError as exc:
+                    broken.append(exc)
+        with contextlib.suppress(OSError):
+            stdin.close()
+
+    writer = threading.Thread(target=pump, name="clip-pipe", daemon=True)
+    writer.start()
     try:
         for f in itertools.chain([first], frames):
-            proc.stdin.write(f if isinstance(f, bytes) else np.ascontiguousarray(f).tobytes())
-        proc.stdin.close()
-        proc.wait(timeout=300)
-    except (BrokenPipeError, subprocess.TimeoutExpired):
-        proc.kill()
-        proc.wait()
-    if proc.returncode == 0:
+            feed.put(to_bytes(f))
+    except BaseException:
+        proc.kill()  # a frame could not be read: no clip, and no ffmpeg left waiting on its input
+        raise
+    finally:
+        feed.put(None)
+        writer.join()
+        try:
+            proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.returncode == 0 and not broken:
         return True
     stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     log.warning("ffmpeg could not encode %s (%s); using OpenCV", out, stderr[-200:])
     return False
+
+
+def _jpeg(image: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise OSError("could not encode a frame")
+    return buf.tobytes()
 
 
 def _imwrite(path: Path, image: np.ndarray) -> None:
