@@ -105,6 +105,7 @@ class YoloDetector:
         self._tracker_file.write(yaml.safe_dump(tracker_settings(conf, track_buffer), sort_keys=False))
         self._tracker_file.close()
         self.last_latency_s = 0.0
+        self.last_tracker_s = 0.0  # of last_latency_s, the time ByteTrack took (the rest is detection)
         self.windows: list[Window] | None = None
         self._tracker: Any = None  # ByteTrack fed by the windowed path
         self._session_checked = False
@@ -123,6 +124,7 @@ class YoloDetector:
     def track(self, frame: np.ndarray) -> list[Detection]:
         """Detect and track in one frame (frames must be passed in order)."""
         start = time.perf_counter()
+        self.last_tracker_s = 0.0
         if self.windows is not None and self.windows != [(0, 0, frame.shape[1], frame.shape[0])]:
             out = self._track_windows(frame)
             self.last_latency_s = time.perf_counter() - start
@@ -142,10 +144,23 @@ class YoloDetector:
         return self._to_detections(result)
 
     def _quiet_threads_once(self) -> None:
-        """After the first inference (ultralytics builds its session then): `quiet_onnx_threads`."""
+        """After the first inference (ultralytics builds its session and trackers then):
+        `quiet_onnx_threads`, and time the trackers ultralytics calls inside `model.track`."""
         if not self._session_checked:
             self._session_checked = True
             quiet_onnx_threads(self.model)
+            for tracker in getattr(getattr(self.model, "predictor", None), "trackers", None) or []:
+                tracker.update = self._timed(tracker.update)
+
+    def _timed(self, update: Any) -> Any:
+        def timed_update(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return update(*args, **kwargs)
+            finally:
+                self.last_tracker_s += time.perf_counter() - t
+
+        return timed_update
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
         """Detect without tracking (track_id stays None), on the detection windows if set."""
@@ -169,7 +184,7 @@ class YoloDetector:
         )
         self._quiet_threads_once()
         tracker = self._bytetrack()
-        tracks = tracker.update(Boxes(np.column_stack([xyxy, conf, cls]), frame.shape[:2]), frame)
+        tracks = self._timed(tracker.update)(Boxes(np.column_stack([xyxy, conf, cls]), frame.shape[:2]), frame)
         if len(tracks) == 0:
             return []
         # rows: x1 y1 x2 y2 track_id score cls detection_index

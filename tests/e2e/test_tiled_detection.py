@@ -122,3 +122,19 @@ def test_the_manifest_sets_a_models_suppression_iou_and_an_argument_overrides_it
         detector.close()
     with pytest.raises(ValueError):
         ManifestEntry(name="x", file="x.onnx", imgsz=320, source="t", licence="t", nms_iou=1.5)
+
+
+@pytest.mark.parametrize("tiles", [None, (2, 2)])
+def test_tracking_time_is_measured_apart_from_detection(hanoi_frames, tiles):
+    """`process` reports detection and tracking as separate stages: both paths (ultralytics'
+    own `track`, and ByteTrack fed by the tiles) must time the tracker inside each call."""
+    h, w = hanoi_frames[0].shape[:2]
+    detector = YoloDetector(resolve(str(COCO_WEIGHTS)), imgsz=320)
+    if tiles:
+        detector.look_at(detection_windows((w, h), tiles=tiles))
+    shares = []
+    for f in hanoi_frames:
+        detector.track(f)
+        shares.append(detector.last_tracker_s / detector.last_latency_s)
+    detector.close()
+    assert all(0 < s < 0.5 for s in shares[1:]), shares  # the first call builds the session and trackers
