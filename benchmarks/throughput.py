@@ -188,8 +188,11 @@ def main() -> None:
     if args.child:
         _child(json.loads(args.child))
         return
-    weights = _weights_path(args.weights or str(args.shared / "models" / "yolov8n_int8.onnx"), args.shared)
-    compare = [(w, _weights_path(w, args.shared)) for w in args.compare.split(",") if w]
+    os.environ["TRAFFICCAM_MODEL_PATH"] = os.pathsep.join(  # where manifest names are looked for
+        p for p in (os.environ.get("TRAFFICCAM_MODEL_PATH", ""), str(args.shared / "models")) if p
+    )
+    weights = _weights_path(args.weights or str(args.shared / "models" / "yolov8n_int8.onnx"))
+    compare = [(w, _weights_path(w)) for w in args.compare.split(",") if w]
     rows, points, loads, others = [], [], [], []
     clips = {k: v for k, v in CLIPS.items() if k.startswith("640x480")} if args.quick else CLIPS
     started = time.strftime("%Y-%m-%d %H:%M")
@@ -250,13 +253,10 @@ def _argv() -> str:
     return "".join(f" {a}" for a in sys.argv[1:])
 
 
-def _weights_path(spec: str, shared: Path) -> str:
+def _weights_path(spec: str) -> str:
     """A manifest name (`vn2`, `coco-n-f16`, ...) or a path -> the weights file."""
     if Path(spec).is_file():
         return spec
-    os.environ["TRAFFICCAM_MODEL_PATH"] = os.pathsep.join(
-        p for p in (os.environ.get("TRAFFICCAM_MODEL_PATH", ""), str(shared / "models")) if p
-    )
     from detector.weights import resolve
 
     return resolve(spec).path

@@ -184,7 +184,7 @@ class YoloDetector:
         )
         self._quiet_threads_once()
         tracker = self._bytetrack()
-        tracks = self._timed(tracker.update)(Boxes(np.column_stack([xyxy, conf, cls]), frame.shape[:2]), frame)
+        tracks = tracker.update(Boxes(np.column_stack([xyxy, conf, cls]), frame.shape[:2]), frame)
         if len(tracks) == 0:
             return []
         # rows: x1 y1 x2 y2 track_id score cls detection_index
@@ -196,6 +196,7 @@ class YoloDetector:
             from ultralytics.utils import YAML, IterableSimpleNamespace
 
             self._tracker = BYTETracker(args=IterableSimpleNamespace(**YAML.load(self._tracker_file.name)))
+            self._tracker.update = self._timed(self._tracker.update)
         return self._tracker
 
     def _to_detections(self, result) -> list[Detection]:  # type: ignore[no-untyped-def]

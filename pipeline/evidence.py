@@ -391,19 +391,17 @@ def _ffmpeg_clip(exe: str, frames: Iterator[bytes | np.ndarray], fps: float, out
     first = next(frames, None)
     if first is None:
         return False
-    to_bytes: Callable[[bytes | np.ndarray], bytes]
-    if isinstance(first, np.ndarray) and first.shape[0] >= 2 and first.shape[1] >= 2:
+    if isinstance(first, np.ndarray):  # a file's frames, decoded again; a stream's are JPEG bytes
         h, w = first.shape[0] // 2 * 2, first.shape[1] // 2 * 2  # 4:2:0 needs even sides
         source = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}"]
-
-        def to_bytes(f: bytes | np.ndarray) -> bytes:
-            image = f if isinstance(f, np.ndarray) else _decode(f)
-            return cv2.cvtColor(np.ascontiguousarray(image[:h, :w]), cv2.COLOR_BGR2YUV_I420).tobytes()
     else:
         source = ["-f", "image2pipe", "-c:v", "mjpeg"]
 
-        def to_bytes(f: bytes | np.ndarray) -> bytes:
-            return f if isinstance(f, bytes) else _jpeg(f)
+    def to_bytes(f: bytes | np.ndarray) -> bytes:
+        if isinstance(f, bytes):
+            return f
+        return cv2.cvtColor(np.ascontiguousarray(f[:h, :w]), cv2.COLOR_BGR2YUV_I420).tobytes()
+
     cmd = [
         exe, "-hide_banner", "-loglevel", "error", "-y", *source,
         "-framerate", f"{fps:.3f}", "-i", "-", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2",
@@ -447,13 +445,6 @@ def _ffmpeg_clip(exe: str, frames: Iterator[bytes | np.ndarray], fps: float, out
     stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     log.warning("ffmpeg could not encode %s (%s); using OpenCV", out, stderr[-200:])
     return False
-
-
-def _jpeg(image: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    if not ok:
-        raise OSError("could not encode a frame")
-    return buf.tobytes()
 
 
 def _imwrite(path: Path, image: np.ndarray) -> None:

@@ -31,6 +31,7 @@ class ScriptedDetector:
     """Stands in for YOLO: one motorbike driving up the image, crossing y=150 at frame 30."""
 
     last_latency_s = 0.0
+    last_tracker_s = 0.0
     windows: list[tuple[int, int, int, int]] | None = None
 
     def look_at(self, windows: list[tuple[int, int, int, int]] | None) -> None:
