@@ -1,7 +1,7 @@
 """Review commands for the `trafficcam` CLI: serve, users, review, audit, export.
 
 `register(app)` adds them to the main Typer app. Each command parses, calls one function and
-turns known errors into one line and a non-zero exit (`pipeline.cli._fail`).
+turns known errors into one line and a non-zero exit (`pipeline.cli.common._fail`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from pipeline.cli.common import DataDirOpt, DbOpt, _fail, console, err_console
 from pipeline.errors import TrafficcamError
 from pipeline.store.db import Database, open_database
 from pipeline.store.records import UserRole, ViolationStatus
@@ -243,7 +244,3 @@ def parse_since(raw: str | None) -> datetime | None:
         raise _fail(ReviewError(f"--since must be a date like 2024-05-01 or 2024-05-01T07:30, got {raw!r}")) from None
     return value if value.tzinfo is not None else value.astimezone()
 
-
-# The shared options and error handling of the main CLI. Imported last: pipeline.cli imports
-# this module to call `register`, and whichever of the two is imported first, both then load.
-from pipeline.cli_common import DataDirOpt, DbOpt, _fail, console, err_console  # noqa: E402

@@ -9,12 +9,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from pipeline.cli.common import DataDirOpt, DbOpt, _fail, console
 from pipeline.errors import TrafficcamError
 from pipeline.store.db import Database
 from pipeline.store.records import ReviewDecision
 from pipeline.store.review_audit import check_evidence_file, evidence_problems
 from pipeline.store.review_queries import queue_page, violation_detail
 from pipeline.store.review_repo import RejectReason, ReviewError, decide
+from review.cli import open_db, status_filter
 
 review_app = typer.Typer(
     help="List, show, confirm and reject violations (the web app's queue, scripted).", no_args_is_help=True
@@ -143,7 +145,3 @@ def _decide(
     why = f" ({entry.reason})" if entry.reason else ""
     console.print(f"{entry.decision.value}ed {public_id}{why}: review log entry #{entry.id}", highlight=False)
 
-
-# Imported last, like in review.cli: either module may be the first one imported.
-from pipeline.cli_common import DataDirOpt, DbOpt, _fail, console  # noqa: E402
-from review.cli import open_db, status_filter  # noqa: E402

@@ -109,7 +109,8 @@ class ThreadedDaemon:
 @pytest.fixture
 def run_daemon(tmp_path) -> Iterator[Callable[..., ThreadedDaemon]]:
     """`run_daemon(cameras_yaml, **settings)`: a started daemon with /health on a free port."""
-    from pipeline.daemon import Daemon, WatchSettings
+    from pipeline.daemon.runner import Daemon
+    from pipeline.daemon.settings import WatchSettings
 
     running: list[ThreadedDaemon] = []
 

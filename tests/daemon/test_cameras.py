@@ -13,9 +13,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pipeline.cameras import CamerasError, load_cameras
-from pipeline.cli import app
-from pipeline.daemon_cli import register
+from pipeline.cli.main import app
+from pipeline.cli.watch import register
+from pipeline.daemon.cameras import CamerasError, load_cameras
 from tests.conftest import need_shared
 
 MINIMAL_SCENE = "camera: view-1\nframe_size: [640, 480]\n"

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from pipeline.health import CameraHealth, DaemonHealth, HealthServer, Metrics, parse_address
+from pipeline.daemon.health import CameraHealth, DaemonHealth, HealthServer, Metrics, parse_address
 
 
 def snapshot() -> DaemonHealth:

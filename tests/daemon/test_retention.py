@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from detector.types import Box, Colour
-from pipeline.retention import RetentionPolicy, apply_retention
+from pipeline.daemon.retention import RetentionPolicy, apply_retention
 from pipeline.rules.base import Violation
 from pipeline.store import EvidenceFile, ViolationStatus, get_violation, record_violation, start_run
 from pipeline.store.models import ViolationRow

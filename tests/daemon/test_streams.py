@@ -8,8 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from pipeline.source import Frame
-from pipeline.streams import (
+from pipeline.daemon.streams import (
     Backoff,
     LatestQueue,
     SessionEnded,
@@ -18,6 +17,7 @@ from pipeline.streams import (
     _session_fps,
     describe_source,
 )
+from pipeline.source import Frame
 from tests.daemon.conftest import free_port, wait_for
 
 

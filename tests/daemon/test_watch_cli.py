@@ -10,8 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pipeline.daemon import DiskGuard
-from pipeline.daemon_cli import register
+from pipeline.cli.watch import register
+from pipeline.daemon.settings import DiskGuard
 from tests.conftest import COCO_WEIGHTS, need_shared
 from tests.daemon.conftest import HANOI_SCENE, write_cameras
 from tests.databases import database_env, open_test_database
@@ -60,12 +60,12 @@ Usage = namedtuple("Usage", "total used free")
 
 def test_disk_guard_pauses_loudly_and_resumes_with_margin(tmp_path, monkeypatch, caplog):
     free = {"mb": 1000.0}
-    monkeypatch.setattr("pipeline.daemon.shutil.disk_usage", lambda _p: Usage(0, 0, free["mb"] * 1e6))
+    monkeypatch.setattr("pipeline.daemon.settings.shutil.disk_usage", lambda _p: Usage(0, 0, free["mb"] * 1e6))
     guard = DiskGuard(tmp_path, min_free_mb=500)
     guard.check()
     assert not guard.paused
     free["mb"] = 400
-    with caplog.at_level(logging.ERROR, logger="pipeline.daemon"):
+    with caplog.at_level(logging.ERROR, logger="pipeline.daemon.settings"):
         guard.check()
     assert guard.paused and "DISK NEARLY FULL" in caplog.text
     free["mb"] = 520  # above the threshold but inside the margin: stay paused, no flapping
@@ -77,7 +77,7 @@ def test_disk_guard_pauses_loudly_and_resumes_with_margin(tmp_path, monkeypatch,
 
 
 def test_a_failed_write_pauses_until_the_next_check(tmp_path, monkeypatch):
-    monkeypatch.setattr("pipeline.daemon.shutil.disk_usage", lambda _p: Usage(0, 0, 10_000 * 1e6))
+    monkeypatch.setattr("pipeline.daemon.settings.shutil.disk_usage", lambda _p: Usage(0, 0, 10_000 * 1e6))
     guard = DiskGuard(tmp_path, min_free_mb=500)
     guard.storage_failed(OSError(28, "No space left on device"))
     assert guard.paused

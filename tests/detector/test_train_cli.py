@@ -11,7 +11,7 @@ from detector.evaluate import ClassScore, DetectionScores
 from detector.training import TrainingResult
 from detector.weights import ManifestEntry
 from detector.yolo import NMS_IOU
-from pipeline.train_cli import register
+from pipeline.cli.train import register
 
 runner = CliRunner()
 

@@ -253,7 +253,7 @@ def test_dot_segments_reaching_the_app_are_refused(app, login, violations):
     rita = login("rita")
     cookie = "; ".join(f"{k}={v}" for k, v in rita.cookies.items())
     for path in ("/evidence/../../etc/passwd", "/evidence/../trafficcam.db", "/evidence/1/../../../etc/passwd",
-                 "/static/../app.py", "/static/../../pipeline/cli.py"):  # fmt: skip
+                 "/static/../app.py", "/static/../../pipeline/cli/main.py"):  # fmt: skip
         status, body = raw_get(app, path, cookie)
         assert status == 404, (path, status)
         assert b"root:" not in body and b"import" not in body

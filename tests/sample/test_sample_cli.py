@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
+from pipeline.cli.sample import register
 from pipeline.evaluation import load_truth
-from pipeline.sample_cli import register
 from pipeline.scene import load_scene
 
 

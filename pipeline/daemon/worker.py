@@ -17,16 +17,17 @@ from collections import Counter, deque
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from detector.types import Colour
 from detector.weights import ResolvedWeights
 from detector.yolo import YoloDetector
 from pipeline import __version__
 from pipeline.camera import CameraPipeline, Reported
-from pipeline.cameras import Camera
+from pipeline.daemon.cameras import Camera
+from pipeline.daemon.health import CameraHealth, Metrics
+from pipeline.daemon.settings import DiskGuard, WatchSettings
+from pipeline.daemon.streams import Backoff, SessionEnded, SessionStarted, StreamSource, describe_source
 from pipeline.errors import LeaseLostError, StorageError
-from pipeline.health import CameraHealth, Metrics
 from pipeline.process import fit_scene
 from pipeline.rules import Violation, build_rules
 from pipeline.scene import scene_hash
@@ -41,10 +42,6 @@ from pipeline.store.coverage import (
 )
 from pipeline.store.db import Database
 from pipeline.store.leases import Lease, LeasedDatabase
-from pipeline.streams import Backoff, SessionEnded, SessionStarted, StreamSource, describe_source
-
-if TYPE_CHECKING:
-    from pipeline.daemon import DiskGuard, WatchSettings
 
 log = logging.getLogger("pipeline.daemon")  # one logger for the daemon's story
 

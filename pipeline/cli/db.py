@@ -1,6 +1,6 @@
 """CLI commands for the database schema: `db upgrade`, `db current`, `db downgrade`, `db leases`.
 
-`register(app)` adds the `db` group to the main Typer app (`pipeline/cli.py` calls it).
+`register(app)` adds the `db` group to the main Typer app (`pipeline/cli/main.py` calls it).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli_common import DataDirOpt, DbOpt, _fail, console
+from pipeline.cli.common import DataDirOpt, DbOpt, _fail, console
 from pipeline.errors import TrafficcamError
 
 

@@ -18,8 +18,13 @@ import typer  # noqa: E402
 from rich.logging import RichHandler  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from pipeline.cli_common import DataDirOpt, DbOpt, _fail, console, err_console, state  # noqa: E402
+from pipeline.cli.common import DataDirOpt, DbOpt, _fail, console, err_console, state  # noqa: E402
+from pipeline.cli.db import register as _register_db  # noqa: E402
+from pipeline.cli.sample import register as _register_sample  # noqa: E402
+from pipeline.cli.train import register as _register_training  # noqa: E402
+from pipeline.cli.watch import register as _register_daemon  # noqa: E402
 from pipeline.errors import SceneError, TrafficcamError  # noqa: E402
+from review.cli import register as _register_review  # noqa: E402
 
 app = typer.Typer(help="trafficcam: traffic-violation cameras with evidence for review.", no_args_is_help=True)
 scene_app = typer.Typer(help="Check and draw scene files (one per camera view).", no_args_is_help=True)
@@ -132,7 +137,7 @@ def process(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")] = True,
 ) -> None:
     """Find violations in a recorded video and store them with their evidence."""
-    from pipeline.console import run_process
+    from pipeline.cli.console import run_process
     from pipeline.process import ProcessSettings
 
     settings = ProcessSettings(
@@ -164,7 +169,7 @@ def eval_clips(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the scores as JSON here.")] = None,
 ) -> None:
     """Run the pipeline on every clip with a truth file and print precision / recall per rule."""
-    from pipeline.console import run_eval
+    from pipeline.cli.console import run_eval
     from pipeline.process import ProcessSettings
 
     settings = ProcessSettings(weights=weights, imgsz=imgsz, conf=conf, analysis_fps=analysis_fps)
@@ -173,12 +178,6 @@ def eval_clips(
     except TrafficcamError as exc:
         raise _fail(exc) from None
 
-
-from pipeline.daemon_cli import register as _register_daemon  # noqa: E402
-from pipeline.db_cli import register as _register_db  # noqa: E402
-from pipeline.sample_cli import register as _register_sample  # noqa: E402
-from pipeline.train_cli import register as _register_training  # noqa: E402
-from review.cli import register as _register_review  # noqa: E402
 
 _register_review(app)
 _register_daemon(app)

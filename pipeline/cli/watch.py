@@ -1,6 +1,6 @@
 """CLI commands of the daemon: `watch` and `cameras check | reload | coverage`.
 
-`register(app)` adds them to the main Typer app (`pipeline/cli.py` calls it).
+`register(app)` adds them to the main Typer app (`pipeline/cli/main.py` calls it).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli_common import DataDirOpt, DbOpt, _fail, console
+from pipeline.cli.common import DataDirOpt, DbOpt, _fail, console
 from pipeline.errors import TrafficcamError
 
 PID_FILE = "watch.pid"
@@ -76,10 +76,11 @@ def watch(
     PostgreSQL --db: each camera is processed by exactly one of them, and the cameras of one
     that dies are taken over by the others.
     """
-    from pipeline.daemon import Daemon, WatchSettings
+    from pipeline.daemon.runner import Daemon
+    from pipeline.daemon.settings import WatchSettings
 
     if not quiet:
-        for name in ("pipeline.daemon", "pipeline.streams", "pipeline.health"):
+        for name in ("pipeline.daemon", "pipeline.daemon.streams", "pipeline.daemon.health"):
             logging.getLogger(name).setLevel(logging.INFO)
     settings = WatchSettings(
         weights=weights, imgsz=imgsz, conf=conf, http=None if http.lower() in ("off", "none", "") else http,
@@ -100,8 +101,8 @@ def watch(
 
 def cameras_check(file: CamerasArg) -> None:
     """Validate cameras.yaml and every scene file it names; print each error with its line (exit 2)."""
-    from pipeline.cameras import CamerasError, load_cameras
-    from pipeline.streams import describe_source
+    from pipeline.daemon.cameras import CamerasError, load_cameras
+    from pipeline.daemon.streams import describe_source
 
     try:
         config = load_cameras(file)

@@ -1,6 +1,6 @@
 """What every `trafficcam` command shares: consoles, the error exit, the data options.
 
-Kept apart from `pipeline/cli.py` so the command modules (review, daemon, training, sample)
+Kept apart from `pipeline/cli/main.py` so the command modules (review, daemon, training, sample)
 can import it without importing the app that registers them.
 """
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pipeline.daemon.streams import describe_source, is_file_source
 from pipeline.errors import CamerasError, SceneError
 from pipeline.scene import (
     Ident,
@@ -25,7 +26,6 @@ from pipeline.scene import (
     read_yaml_with_lines,
     scene_hash,
 )
-from pipeline.streams import describe_source, is_file_source
 
 DEFAULT_MIN_FPS = 2.0
 """Analysis rate below which a camera is not enforcing: a vehicle crosses a stop line in well

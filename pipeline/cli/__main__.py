@@ -1,0 +1,5 @@
+import sys
+
+from pipeline.cli.main import app
+
+sys.exit(app())
