@@ -19,13 +19,14 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.store.db import Database
+from pipeline.store.review_sessions import SessionPolicy
 from review.auth import Forbidden, LoginLimiter, LoginRequired
 from review.csrf import CsrfError
+from review.proxies import TrustedProxies
 from review.routes import admin, evidence, login, queue, violation
 from review.web import redirect, render
 
 SESSION_COOKIE = "trafficcam_session"
-SESSION_MAX_AGE_S = 12 * 3600
 SECRET_FILE = "review-secret.key"
 _STATIC_DIR = Path(__file__).parent / "static"
 _STATIC = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
@@ -43,6 +44,8 @@ def create_app(
     secret_key: str,
     secure_cookies: bool = False,
     limiter: LoginLimiter | None = None,
+    sessions: SessionPolicy | None = None,
+    trusted_proxies: TrustedProxies | None = None,
 ) -> FastAPI:
     """The review app on `db` (evidence paths are relative to `db.data_dir`).
 
@@ -50,18 +53,23 @@ def create_app(
         secret_key: signs the session cookies; keep it secret and the same across restarts.
         secure_cookies: send the session cookie over HTTPS only (set it behind TLS).
         limiter: the login rate limiter (default: 5 failures a minute per user and address).
+        sessions: idle timeout and absolute lifetime of a login (default 30 min, 12 h).
+        trusted_proxies: proxies whose X-Forwarded-For names the client (default: none).
     """
     if len(secret_key) < 32:
         raise ValueError(f"secret_key must have at least 32 characters, got {len(secret_key)}")
     app = FastAPI(title="trafficcam review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.db = db
     app.state.limiter = limiter or LoginLimiter()
+    app.state.sessions = sessions or SessionPolicy()
+    app.state.proxies = trusted_proxies or TrustedProxies()
+    app.state.secret_key = secret_key
     app.state.static = {name: (_STATIC_DIR / name).read_bytes() for name in _STATIC}
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key,
         session_cookie=SESSION_COOKIE,
-        max_age=SESSION_MAX_AGE_S,
+        max_age=int(app.state.sessions.lifetime.total_seconds()),
         same_site="lax",
         https_only=secure_cookies,
     )

@@ -1,8 +1,10 @@
 """Logins: argon2 password hashes, login rate limiting, and who the current request is.
 
-The session itself is Starlette's signed cookie (HttpOnly, SameSite=Lax; see `review.app`):
-it holds only the user name and the CSRF token. The user is read from the database on every
-request, so disabling a user ends their sessions at once.
+Sessions live in the database (`pipeline.store.review_sessions`). The browser's signed cookie
+(HttpOnly, SameSite=Lax; see `review.app`) holds a random session token, and messages for the
+next page; no name, no role. Every request looks the token's row up, so logout, a new
+password, disabling a user or an admin's "end sessions" ends a session at once, even for a
+cookie copied before.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from fastapi import Depends, Request
 
 from pipeline.store.db import Database
-from pipeline.store.review_repo import ReviewError, UserRecord, get_login, get_user, set_password_hash
+from pipeline.store.review_repo import ReviewError, UserRecord, get_login, set_password_hash
+from pipeline.store.review_sessions import SessionPolicy, end_session, open_session, session_user
 
 MIN_PASSWORD = 8
 HASHER = PasswordHasher()
@@ -138,8 +141,9 @@ class LoginLimiter:
 
 
 def client_address(request: Request) -> str:
-    """The client's address as the server saw it (uvicorn applies trusted proxy headers)."""
-    return request.client.host if request.client else "unknown"
+    """The client's address: the socket peer, or what a trusted proxy says (`review.proxies`)."""
+    peer = request.client.host if request.client else "unknown"
+    return request.app.state.proxies.client(peer, request.headers.getlist("x-forwarded-for"))
 
 
 def database(request: Request) -> Database:
@@ -148,20 +152,37 @@ def database(request: Request) -> Database:
 
 
 def start_session(request: Request, user: UserRecord) -> None:
-    """Log `user` in: a fresh session (no fixation) with a new CSRF token."""
+    """Log `user` in: a fresh token (no fixation) and its row; the CSRF token follows from it."""
+    token = secrets.token_urlsafe(32)
+    policy: SessionPolicy = request.app.state.sessions
+    open_session(
+        database(request), user.name, token, address=client_address(request),
+        user_agent=request.headers.get("user-agent", ""), policy=policy,
+    )  # fmt: skip
     request.session.clear()
-    request.session["user"] = user.name
-    request.session["csrf"] = secrets.token_urlsafe(32)
+    request.session["sid"] = token
+
+
+def end_current_session(request: Request) -> None:
+    """Log out: end the session's row (a copied cookie stops working too) and forget the token."""
+    token = request.session.get("sid")
+    if isinstance(token, str):
+        end_session(database(request), token)
+    request.session.clear()
+
+
+def logged_in_user(request: Request) -> UserRecord | None:
+    """The user of the request's live session, or None."""
+    token = request.session.get("sid")
+    if not isinstance(token, str) or len(token) > 100:
+        return None
+    return session_user(database(request), token, request.app.state.sessions)
 
 
 def current_user(request: Request) -> UserRecord:
     """The logged-in, enabled user; `LoginRequired` otherwise."""
-    name = request.session.get("user")
-    if not isinstance(name, str):
-        raise LoginRequired()
-    user = get_user(database(request), name)
-    if user is None or user.disabled:
-        request.session.clear()
+    user = logged_in_user(request)
+    if user is None:
         raise LoginRequired()
     request.state.user = user
     return user

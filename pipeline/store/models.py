@@ -251,6 +251,24 @@ class UserRow(Base):
     created_at: Mapped[CreatedAt]
 
 
+class SessionRow(Base):
+    """One login to the review app. The browser's cookie holds a random token; `id` is its SHA-256,
+    so a copy of this table does not log anyone in. A session ends at logout, on `ended_at`."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index(None, "user_id"),)
+
+    id: Mapped[Sha256] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[UTCTime]
+    last_used_at: Mapped[UTCTime]
+    expires_at: Mapped[UTCTime]
+    address: Mapped[str] = mapped_column(String(100))
+    user_agent: Mapped[str] = mapped_column(String(300))
+    ended_at: Mapped[UTCTime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+
+
 class CoverageRow(Base):
     """One period in which a watched camera was, or was not, enforcing (coverage ledger).
 

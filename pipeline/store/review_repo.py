@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from pipeline.errors import TrafficcamError
 from pipeline.store.columns import ID_LENGTH, utc_now
 from pipeline.store.db import Database
-from pipeline.store.models import ReviewRow, UserRow, ViolationRow
+from pipeline.store.models import ReviewRow, SessionRow, UserRow, ViolationRow
 from pipeline.store.records import ReviewDecision, UserRole, ViolationStatus, require_aware
 
 GENESIS_HASH = "0" * 64
@@ -159,7 +159,7 @@ def list_users(db: Database) -> list[UserRecord]:
 
 
 def set_user_disabled(db: Database, name: str, disabled: bool) -> UserRecord:
-    """Disable (or enable again) a user; a disabled user's sessions stop working at once.
+    """Disable (or enable again) a user; disabling ends their sessions in the same transaction.
 
     Raises:
         ReviewError: no such user.
@@ -167,13 +167,34 @@ def set_user_disabled(db: Database, name: str, disabled: bool) -> UserRecord:
     with db.session() as s:
         row = _user_row(s, name)
         row.disabled = disabled
+        if disabled:
+            end_sessions_of(s, row.id, "disabled")
         return _user_record(row)
 
 
 def set_password_hash(db: Database, name: str, password_hash: str) -> None:
-    """Replace a user's password hash (a new password, or a re-hash with stronger settings)."""
+    """Replace a user's password hash with a stronger re-hash of the same password (sessions stay)."""
     with db.session() as s:
         _user_row(s, name).password_hash = password_hash
+
+
+def change_password(db: Database, name: str, password_hash: str) -> int:
+    """Give a user a new password and end every session they have (a thief's too); how many ended.
+
+    Raises:
+        ReviewError: no such user.
+    """
+    with db.session() as s:
+        row = _user_row(s, name)
+        row.password_hash = password_hash
+        return end_sessions_of(s, row.id, "password")
+
+
+def end_sessions_of(s: Session, user_id: int, reason: str) -> int:
+    """End the user's open sessions inside the caller's transaction; how many were open."""
+    stmt = update(SessionRow).where(SessionRow.user_id == user_id, SessionRow.ended_at.is_(None))
+    result = s.execute(stmt.values(ended_at=utc_now(), end_reason=reason))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _user_row(s: Session, name: str) -> UserRow:

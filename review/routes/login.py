@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from review.auth import client_address, database, start_session, verify_login
+from review.auth import (
+    client_address,
+    database,
+    end_current_session,
+    logged_in_user,
+    start_session,
+    verify_login,
+)
 from review.csrf import require_csrf
 from review.web import flash, redirect, render, safe_next
 
@@ -17,7 +24,7 @@ router = APIRouter()
 @router.get("/login")
 def login_page(request: Request, next: str = "") -> Response:
     """The login form (or straight on, when already logged in)."""
-    if isinstance(request.session.get("user"), str):
+    if logged_in_user(request) is not None:
         return redirect(safe_next(next))
     return render(request, "login.html", next=safe_next(next), name="")
 
@@ -55,7 +62,7 @@ def login(
 
 @router.post("/logout", dependencies=[Depends(require_csrf)])
 def logout(request: Request) -> Response:
-    """End the session."""
-    request.session.clear()
+    """End the session, in the database too: a copy of the cookie no longer works."""
+    end_current_session(request)
     flash(request, "info", "Logged out.")
     return redirect("/login")
