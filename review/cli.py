@@ -7,7 +7,7 @@ turns known errors into one line and a non-zero exit (`pipeline.cli.common._fail
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +20,14 @@ from pipeline.store.db import Database, open_database
 from pipeline.store.records import UserRole, ViolationStatus
 from pipeline.store.review_audit import audit
 from pipeline.store.review_queries import QueueFilter
-from pipeline.store.review_repo import ReviewError, add_user, list_users, set_user_disabled
+from pipeline.store.review_repo import (
+    ReviewError,
+    add_user,
+    change_password,
+    get_user,
+    list_users,
+    set_user_disabled,
+)
 
 users_app = typer.Typer(help="Who may log in to the review app.", no_args_is_help=True)
 audit_app = typer.Typer(help="Check that nothing was altered.", no_args_is_help=True)
@@ -78,21 +85,48 @@ def serve(
     secure_cookies: Annotated[
         bool, typer.Option("--secure-cookies", help="Send the session cookie over HTTPS only (behind TLS).")
     ] = False,
+    idle_timeout: Annotated[
+        int, typer.Option("--idle-timeout", min=1, max=7 * 24 * 60, help="Log out after this many idle minutes.")
+    ] = 30,
+    session_hours: Annotated[
+        int, typer.Option("--session-hours", min=1, max=24 * 30, help="Log everyone out this many hours after login.")
+    ] = 12,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-proxy",
+            show_default=False,
+            help="A reverse proxy (address or CIDR; repeat for more) whose X-Forwarded-For is believed. "
+            "Without it the socket's address counts, e.g. for the login rate limit.",
+        ),
+    ] = None,
 ) -> None:
     """Start the review web app on the pipeline's database and evidence."""
     import uvicorn
 
+    from pipeline.store.review_sessions import SessionPolicy
     from review.app import create_app, load_secret
+    from review.proxies import TrustedProxies, parse_networks
 
+    try:
+        proxies = TrustedProxies(parse_networks(trusted_proxy or []))
+    except ValueError as exc:
+        raise _fail(ReviewError(str(exc))) from None
+    policy = SessionPolicy(idle=timedelta(minutes=idle_timeout), lifetime=timedelta(hours=session_hours))
     database = open_db(data_dir, db)
     try:
-        app = create_app(database, secret_key=load_secret(data_dir, secret_key), secure_cookies=secure_cookies)
+        app = create_app(
+            database, secret_key=load_secret(data_dir, secret_key), secure_cookies=secure_cookies,
+            sessions=policy, trusted_proxies=proxies,
+        )  # fmt: skip
     except (OSError, ValueError) as exc:
         raise _fail(ReviewError(f"cannot start the review app: {exc}")) from None
     if not list_users(database):
         err_console.print("[yellow]no users yet:[/] add one with `trafficcam users add NAME --role admin`")
     console.print(f"review app on http://{host}:{port}/  database: {database.url}  (Ctrl-C stops it)", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1, and a
+    # rotating header would get around the login limit; review.proxies decides instead.
+    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False, proxy_headers=False)
 
 
 # -- users ------------------------------------------------------------------------------
@@ -108,15 +142,59 @@ def users_add(
     """Add a user. The password is asked on the terminal, or read from the first line of stdin."""
     from review.auth import hash_password
 
-    if sys.stdin.isatty():
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
+    password = read_password()
     try:
         user = add_user(open_db(data_dir, db), name, hash_password(password), role)
     except TrafficcamError as exc:
         raise _fail(exc) from None
     console.print(f"added {user.role.value} {user.name}", highlight=False)
+
+
+def read_password() -> str:
+    """A new password: asked twice on a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@users_app.command("passwd")
+def users_passwd(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    data_dir: DataDirOpt = Path("trafficcam-data"),
+    db: DbOpt = None,
+) -> None:
+    """Set a user's password (asked on the terminal, or the first line of stdin); ends their sessions."""
+    from review.auth import hash_password
+
+    database = open_db(data_dir, db)
+    try:
+        get_user_or_fail(database, name)
+        ended = change_password(database, name, hash_password(read_password()))
+    except TrafficcamError as exc:
+        raise _fail(exc) from None
+    console.print(f"password of {name} changed; {ended} open session(s) ended", highlight=False)
+
+
+@users_app.command("logout")
+def users_logout(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    data_dir: DataDirOpt = Path("trafficcam-data"),
+    db: DbOpt = None,
+) -> None:
+    """End every open session of a user (a lost laptop, a shared screen); they must log in again."""
+    from pipeline.store.review_sessions import end_user_sessions
+
+    try:
+        ended = end_user_sessions(open_db(data_dir, db), name)
+    except TrafficcamError as exc:
+        raise _fail(exc) from None
+    console.print(f"{ended} open session(s) of {name} ended", highlight=False)
+
+
+def get_user_or_fail(database: Database, name: str) -> None:
+    """Nothing when user `name` exists (checked before asking for a password); else `ReviewError`."""
+    if get_user(database, name) is None:
+        raise ReviewError(f"no user called {name!r}; `trafficcam users list` shows who exists")
 
 
 @users_app.command("list")

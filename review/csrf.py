@@ -38,7 +38,9 @@ async def require_csrf(request: Request) -> None:
     form = await request.form()
     sent = form.get(FIELD) or request.headers.get("X-CSRF-Token")
     sid = request.session.get("sid")
-    if not isinstance(sent, str) or not isinstance(sid, str) or not hmac.compare_digest(
-        sent.encode(), _expected(request, sid).encode()
+    if (
+        not isinstance(sent, str)
+        or not isinstance(sid, str)
+        or not hmac.compare_digest(sent.encode(), _expected(request, sid).encode())
     ):
         raise CsrfError()

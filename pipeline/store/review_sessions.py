@@ -56,9 +56,7 @@ def token_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def open_session(
-    db: Database, name: str, token: str, *, address: str, user_agent: str, policy: SessionPolicy
-) -> None:
+def open_session(db: Database, name: str, token: str, *, address: str, user_agent: str, policy: SessionPolicy) -> None:
     """Record a new session of user `name` for `token` (old, long-ended rows are pruned here)."""
     now = utc_now()
     with db.session() as s:
@@ -87,7 +85,7 @@ def session_user(db: Database, token: str, policy: SessionPolicy, now: datetime 
         if reason is not None:
             row.ended_at, row.end_reason = now, reason
             return None
-        if now - row.last_used_at >= TOUCH_EVERY:
+        if now - row.last_used_at >= min(TOUCH_EVERY, policy.idle / 10):
             row.last_used_at = now
         assert user is not None
         return _user_record(user)

@@ -14,7 +14,8 @@ from pipeline.store.db import Database
 from pipeline.store.records import UserRole
 from pipeline.store.review_export import export_rows
 from pipeline.store.review_queries import QueueFilter, filter_choices, queue_page
-from pipeline.store.review_repo import ReviewError, add_user, list_users, set_user_disabled
+from pipeline.store.review_repo import ReviewError, add_user, change_password, list_users, set_user_disabled
+from pipeline.store.review_sessions import SessionRecord, end_user_sessions, open_sessions
 from review.auth import AdminUser, database, hash_password
 from review.csrf import require_csrf
 from review.export import csv_lines, json_chunks, write_zip
@@ -27,8 +28,15 @@ _MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json", "zip": "
 
 @router.get("/admin/users")
 def users_page(request: Request, admin: AdminUser) -> Response:
-    """Every user, with the form to add one and buttons to disable or enable."""
-    return render(request, "users.html", users=list_users(database(request)), roles=[r.value for r in UserRole])
+    """Every user with their open sessions, the form to add one, and buttons to disable, enable,
+    log out everywhere and set a new password."""
+    db = database(request)
+    sessions: dict[str, list[SessionRecord]] = {}
+    for s in open_sessions(db, request.app.state.sessions):
+        sessions.setdefault(s.user, []).append(s)
+    return render(
+        request, "users.html", users=list_users(db), roles=[r.value for r in UserRole], sessions=sessions
+    )  # fmt: skip
 
 
 @router.post("/admin/users", dependencies=[Depends(require_csrf)])
@@ -49,9 +57,34 @@ def users_add(
     return redirect("/admin/users")
 
 
+@router.post("/admin/users/{name}/password", dependencies=[Depends(require_csrf)])
+def users_password(
+    request: Request, admin: AdminUser, name: str, password: Annotated[str, Form(max_length=1024)]
+) -> Response:
+    """Set a user's password (a reset); every session they have ends."""
+    try:
+        ended = change_password(database(request), name, hash_password(password))
+    except ReviewError as exc:
+        flash(request, "error", f"Password not changed: {exc}.")
+        return redirect("/admin/users")
+    if name == admin.name:
+        return redirect("/login")  # the admin's own session ended with the others
+    flash(request, "ok", f"New password set for {name}; {ended} open session(s) ended.")
+    return redirect("/admin/users")
+
+
 @router.post("/admin/users/{name}/{action}", dependencies=[Depends(require_csrf)])
 def users_toggle(request: Request, admin: AdminUser, name: str, action: str) -> Response:
-    """Disable (their sessions end at once) or enable a user; admins cannot disable themselves."""
+    """Disable (their sessions end at once), enable, or log a user out everywhere (`logout`);
+    admins cannot disable themselves."""
+    if action == "logout":
+        try:
+            ended = end_user_sessions(database(request), name)
+        except ReviewError as exc:
+            flash(request, "error", str(exc))
+        else:
+            flash(request, "ok", f"{ended} open session(s) of {name} ended.")
+        return redirect("/admin/users")
     if action not in ("disable", "enable"):
         flash(request, "error", f"Unknown action {action[:20]!r}.")
     elif name == admin.name and action == "disable":

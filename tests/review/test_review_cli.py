@@ -225,3 +225,30 @@ def test_load_secret_is_kept_private_and_reused(tmp_path):
     assert len(first) >= 48 and load_secret(tmp_path) == first
     assert (tmp_path / SECRET_FILE).stat().st_mode & 0o777 == 0o600
     assert load_secret(tmp_path, "given-" * 8) == "given-" * 8
+
+
+def test_users_passwd_and_logout_end_sessions(run, db):
+    from pipeline.store.review_sessions import SessionPolicy, open_session, session_user
+
+    run("users", "add", "thu", input="a-long-password\n")
+    policy = SessionPolicy()
+    open_session(db, "thu", "laptop-token", address="10.0.0.5", user_agent="test", policy=policy)
+    r = run("users", "logout", "thu")
+    assert r.exit_code == 0 and "1 open session(s) of thu ended" in r.stdout
+    assert session_user(db, "laptop-token", policy) is None
+    open_session(db, "thu", "phone-token", address="10.0.0.6", user_agent="test", policy=policy)
+    r = run("users", "passwd", "thu", input="another-password\n")
+    assert r.exit_code == 0 and "1 open session(s) ended" in r.stdout, r.output
+    assert session_user(db, "phone-token", policy) is None
+    from review.auth import verify_login
+
+    assert verify_login(db, "thu", "another-password") is not None
+    assert verify_login(db, "thu", "a-long-password") is None
+    for args, stdin, message in (
+        (("users", "passwd", "nobody"), "another-password\n", "no user called 'nobody'"),
+        (("users", "passwd", "thu"), "short\n", "at least 8 characters"),
+        (("users", "logout", "nobody"), None, "no user called 'nobody'"),
+    ):
+        r = run(*args, input=stdin)
+        assert r.exit_code == 2 and message in r.stderr, (args, r.output)
+    assert verify_login(db, "thu", "another-password") is not None  # a refused change changes nothing
