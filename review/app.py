@@ -22,6 +22,7 @@ from pipeline.store.db import Database
 from pipeline.store.review_sessions import SessionPolicy
 from review.auth import Forbidden, LoginLimiter, LoginRequired
 from review.csrf import CsrfError
+from review.params import BadParameter
 from review.proxies import TrustedProxies
 from review.routes import admin, evidence, login, queue, violation
 from review.web import redirect, render
@@ -106,6 +107,11 @@ def _add_error_pages(app: FastAPI) -> None:
     async def csrf_failed(request: Request, exc: CsrfError) -> Response:
         message = "This form has expired or did not come from this site. Go back, reload the page and try again."
         return render(request, "error.html", status_code=403, title="Form refused", message=message)
+
+    @app.exception_handler(BadParameter)
+    async def bad_parameter(request: Request, exc: BadParameter) -> Response:
+        message = f"Bad request: {exc}. Go back and try again."
+        return render(request, "error.html", status_code=400, title="Bad request", message=message)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:

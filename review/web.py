@@ -12,10 +12,12 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from pipeline.store.columns import ID_LENGTH
 from pipeline.store.records import ViolationStatus
 from pipeline.store.review_queries import QueueFilter
 from pipeline.store.review_repo import RejectReason
 from review.csrf import csrf_token
+from review.params import choice, clean_text, parse_day
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -95,26 +97,16 @@ class Filters:
     rule: str = ""
     date_from: str = ""
     date_to: str = ""
-    error: str = ""
 
     @classmethod
     def parse(cls, params: Any) -> Filters:
-        """Read filters from query or form parameters; bad values are dropped with an `error`."""
-        status = str(params.get("status") or "pending")
-        errors = []
-        if status not in STATUS_CHOICES:
-            errors.append(f"unknown status {status[:20]!r}")
-            status = "pending"
-        camera = str(params.get("camera") or "")[:100]
-        rule = str(params.get("rule") or "")[:100]
-        dates = {}
-        for key in ("from", "to"):
-            raw = str(params.get(key) or "")[:10]
-            if raw and _parse_date(raw) is None:
-                errors.append(f"{key} date {raw!r} is not YYYY-MM-DD")
-                raw = ""
-            dates[key] = raw
-        return cls(status, camera, rule, dates["from"], dates["to"], "; ".join(errors))
+        """Read filters from query or form parameters; a malformed one raises `BadParameter`."""
+        status = choice(params.get("status"), "status", STATUS_CHOICES, "pending")
+        camera = clean_text(str(params.get("camera") or ""), "camera", ID_LENGTH)
+        rule = clean_text(str(params.get("rule") or ""), "rule", ID_LENGTH)
+        days = [parse_day(params.get(key), key) for key in ("from", "to")]
+        date_from, date_to = (d.isoformat() if d else "" for d in days)
+        return cls(status, camera, rule, date_from, date_to)
 
     def query(self, **changes: str) -> QueueFilter:
         """The repository filter (dates are local days; `to` includes its whole day)."""
@@ -141,10 +133,7 @@ class Filters:
 
 
 def _parse_date(raw: str) -> date | None:
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
+    return date.fromisoformat(raw) if raw else None
 
 
 def _local_midnight(day: date) -> datetime:

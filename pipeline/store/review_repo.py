@@ -147,6 +147,8 @@ def get_user(db: Database, name: str) -> UserRecord | None:
 
 def get_login(db: Database, name: str) -> tuple[UserRecord, str] | None:
     """The user called `name` and their password hash, for checking a login; or None."""
+    if not _USER_NAME.fullmatch(name) or len(name) > ID_LENGTH:
+        return None  # no such name can exist (and PostgreSQL refuses some characters, e.g. NUL)
     with db.session() as s:
         row = s.scalars(select(UserRow).where(UserRow.name == name)).one_or_none()
         return (_user_record(row), row.password_hash) if row is not None else None
@@ -198,7 +200,8 @@ def end_sessions_of(s: Session, user_id: int, reason: str) -> int:
 
 
 def _user_row(s: Session, name: str) -> UserRow:
-    row = s.scalars(select(UserRow).where(UserRow.name == name)).one_or_none()
+    valid = _USER_NAME.fullmatch(name) and len(name) <= ID_LENGTH
+    row = s.scalars(select(UserRow).where(UserRow.name == name)).one_or_none() if valid else None
     if row is None:
         raise ReviewError(f"no user called {name!r}; `trafficcam users list` shows who exists")
     return row

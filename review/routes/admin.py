@@ -19,6 +19,7 @@ from pipeline.store.review_sessions import SessionRecord, end_user_sessions, ope
 from review.auth import AdminUser, database, hash_password
 from review.csrf import require_csrf
 from review.export import csv_lines, json_chunks, write_zip
+from review.params import choice, is_public_id
 from review.web import STATUS_CHOICES, Filters, flash, redirect, render
 
 router = APIRouter()
@@ -45,7 +46,7 @@ def users_add(
     admin: AdminUser,
     name: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=1024)],
-    role: Annotated[str, Form()] = UserRole.REVIEWER.value,
+    role: Annotated[str, Form(max_length=32)] = UserRole.REVIEWER.value,
 ) -> Response:
     """Add a user with a password the admin passes on to them."""
     try:
@@ -115,9 +116,7 @@ def export_download(request: Request, admin: AdminUser, format: str = "csv") -> 
     params = dict(request.query_params)
     params.setdefault("status", "confirmed")
     filters = Filters.parse(params)
-    if filters.error or format not in _MEDIA:
-        flash(request, "error", f"Export refused: {filters.error or f'unknown format {format[:10]!r}'}.")
-        return redirect("/export" + filters.qs())
+    format = choice(format, "format", tuple(_MEDIA), "csv")
     db, flt = database(request), filters.query()
     name = f"trafficcam-{filters.status}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.{format}"
     if format == "zip":
@@ -143,7 +142,7 @@ def export_selection(
     back: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """A zip of the evidence of the violations ticked in the queue."""
-    ids = [i for i in ids if len(i) <= 64]
+    ids = [i for i in ids if is_public_id(i)]
     if not ids or len(ids) > MAX_ZIP_VIOLATIONS:
         flash(request, "error", f"Tick between 1 and {MAX_ZIP_VIOLATIONS} violations to download their evidence.")
         return redirect("/queue" + back if back.startswith("?") else "/queue")

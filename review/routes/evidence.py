@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 
 from pipeline.store.review_queries import EvidenceItem, get_evidence
 from review.auth import CurrentUser, database
+from review.params import BadParameter, parse_id
 
 router = APIRouter()
 MEDIA_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "video/mp4": ".mp4"}
@@ -21,10 +22,12 @@ MEDIA_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "video/mp4": ".mp4"}
 @router.get("/evidence/{evidence_id}")
 def evidence_file(request: Request, evidence_id: str, user: CurrentUser) -> FileResponse:
     """The file of evidence row `evidence_id` (images inline, clips with range requests)."""
-    if not evidence_id.isdigit() or len(evidence_id) > 18:
-        raise HTTPException(404, "No such evidence.")
+    try:
+        number = parse_id(evidence_id, "evidence id")
+    except BadParameter:
+        raise HTTPException(404, "No such evidence.") from None  # digits 0-9 only: '１' or '²' is no id
     db = database(request)
-    item = get_evidence(db, int(evidence_id))
+    item = get_evidence(db, number) if number is not None else None
     path = resolve_evidence(db.data_dir, item) if item is not None else None
     if item is None or path is None:
         raise HTTPException(404, "No such evidence, or its file is gone.")

@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from pipeline.store.review_queries import filter_choices, next_in_queue, queue_page
 from pipeline.store.review_repo import review_log
 from review.auth import CurrentUser, database
+from review.params import parse_id
 from review.web import STATUS_CHOICES, Filters, flash, redirect, render
 
 router = APIRouter()
@@ -21,17 +22,17 @@ def home(user: CurrentUser) -> Response:
 
 
 @router.get("/queue")
-def queue(request: Request, user: CurrentUser, older: int | None = None, newer: int | None = None) -> Response:
-    """Violations matching the filters, newest first, `PER_PAGE` a page."""
+def queue(request: Request, user: CurrentUser, older: str | None = None, newer: str | None = None) -> Response:
+    """Violations matching the filters, newest first, `PER_PAGE` a page (`older` / `newer`: ids
+    of the last / first violation of the page before)."""
     filters = Filters.parse(request.query_params)
-    if filters.error:
-        flash(request, "error", f"Filter ignored: {filters.error}.")
+    older_id, newer_id = parse_id(older, "older"), parse_id(newer, "newer")
     db = database(request)
-    page = queue_page(db, filters.query(), older=older, newer=newer, per_page=PER_PAGE)
+    page = queue_page(db, filters.query(), older=older_id, newer=newer_id, per_page=PER_PAGE)
     cameras, rules = filter_choices(db)
     return render(
         request, "queue.html", page=page, filters=filters, cameras=cameras, rules=rules,
-        statuses=STATUS_CHOICES, first_page=older is None and newer is None,
+        statuses=STATUS_CHOICES, first_page=older_id is None and newer_id is None,
     )  # fmt: skip
 
 
@@ -47,8 +48,9 @@ def start(request: Request, user: CurrentUser) -> Response:
 
 
 @router.get("/log")
-def log(request: Request, user: CurrentUser, before: int | None = None) -> Response:
+def log(request: Request, user: CurrentUser, before: str | None = None) -> Response:
     """The review log, newest first: who decided what, when and why."""
-    entries = review_log(database(request), before_id=before, limit=100)
+    before_id = parse_id(before, "before")
+    entries = review_log(database(request), before_id=before_id, limit=100)
     older = entries[-1].id if len(entries) == 100 else None
-    return render(request, "log.html", entries=entries, older=older, first_page=before is None)
+    return render(request, "log.html", entries=entries, older=older, first_page=before_id is None)

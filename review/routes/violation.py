@@ -19,6 +19,7 @@ from pipeline.store.review_repo import (
 )
 from review.auth import CurrentUser, database
 from review.csrf import require_csrf
+from review.params import clean_text, is_public_id, parse_id
 from review.web import REJECT_LABELS, Filters, flash, redirect, render
 
 router = APIRouter()
@@ -44,9 +45,9 @@ def decision(
     request: Request,
     public_id: str,
     user: CurrentUser,
-    decision: Annotated[str, Form()],
-    expected: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form()] = "",
+    decision: Annotated[str, Form(max_length=32)],
+    expected: Annotated[str, Form(max_length=100)] = "",
+    reason: Annotated[str, Form(max_length=100)] = "",
     note: Annotated[str, Form(max_length=2000)] = "",
     plate: Annotated[str, Form(max_length=100)] = "",
     back: Annotated[str, Form(max_length=2000)] = "",
@@ -56,10 +57,11 @@ def decision(
     `expected` is the id of the latest log entry the page showed (empty: undecided); if someone
     decided since, nothing is written and the page reloads saying who.
     """
+    _known_form(public_id)
     filters = _filters_from(back)
     here = f"/violations/{public_id}{filters.qs()}"
-    if expected and not expected.isdigit():
-        raise HTTPException(400, "the form's 'expected' field must be a review id")
+    expected_id = parse_id(expected, "expected (the latest review the page showed)")
+    clean_text(note, "note", 2000, lines=True)
     if decision == "confirm" and (refused := _refuse_unintact(request, public_id)):
         flash(request, "error", refused)
         return redirect(here)
@@ -68,7 +70,7 @@ def decision(
         entry = decide(
             database(request), public_id, reviewer=user.name, decision=decision,
             reason=(reason or None) if rejecting else None, note=note, plate_text=None if rejecting else plate,
-            expected_last_review_id=int(expected) if expected else None,
+            expected_last_review_id=expected_id,
         )  # fmt: skip
     except AlreadyDecidedError as exc:
         flash(request, "error", _already_decided(exc.latest))
@@ -106,6 +108,7 @@ def _already_decided(latest: ReviewRecord) -> str:
 @router.get("/violations/{public_id}/next")
 def skip(request: Request, public_id: str, user: CurrentUser) -> Response:
     """Leave this one for later and open the next pending violation."""
+    _known_form(public_id)
     return _to_next(request, Filters.parse(request.query_params), public_id)
 
 
@@ -125,10 +128,16 @@ def _integrity(request: Request, detail: ViolationDetail) -> dict[str, str]:
     return evidence_problems(database(request).data_dir, detail.evidence)
 
 
-def _detail_or_404(request: Request, public_id: str) -> ViolationDetail:
-    detail = violation_detail(database(request), public_id) if len(public_id) <= 64 else None
-    if detail is None:
+def _known_form(public_id: str) -> None:
+    """404 for a public id no violation can have (it never reaches a query)."""
+    if not is_public_id(public_id):
         raise HTTPException(404, f"There is no violation {public_id[:64]!r}.")
+
+
+def _detail_or_404(request: Request, public_id: str) -> ViolationDetail:
+    detail = violation_detail(database(request), public_id) if is_public_id(public_id) else None
+    if detail is None:
+        raise HTTPException(404, f"There is no violation {public_id[:64]!r}.")  # repr: no control characters
     return detail
 
 

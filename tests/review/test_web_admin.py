@@ -74,8 +74,10 @@ def test_export_since_date(login, violations):
     ada = login("ada")
     assert len(json.loads(ada.get("/export/download?format=json&from=2024-05-01").text)) == 2
     assert json.loads(ada.get("/export/download?format=json&from=2024-05-02").text) == []
-    r = ada.get("/export/download?format=json&from=not-a-date")
-    assert r.status_code == 303 and r.headers["location"].startswith("/export")
+    for query, message in (("from=not-a-date", "from must be a date"), ("to=9999-12-31", "to must be between"),
+                           ("from=0001-01-01", "from must be between"), ("format=xml", "format must be one of")):
+        r = ada.get(f"/export/download?format=json&{query}")
+        assert r.status_code == 400 and message in r.text, query
 
 
 def test_export_zip_has_files_and_checksums(login, violations, db):

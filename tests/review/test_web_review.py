@@ -45,8 +45,10 @@ def test_queue_filters(login, db, violations):
     assert "0 pending violations" in r.text and "Nothing matches" in r.text
     r = c.get("/queue?from=2024-05-01&to=2024-05-01")
     assert "4 pending violations" in r.text
-    r = c.get("/queue?from=yesterday&status=nonsense")
-    assert r.status_code == 200 and "Filter ignored" in r.text
+    r = c.get("/queue?from=yesterday")
+    assert r.status_code == 400 and "from must be a date like 2024-05-01" in r.text
+    r = c.get("/queue?status=nonsense")
+    assert r.status_code == 400 and "status must be one of pending, confirmed, rejected, all" in r.text
 
 
 def test_violation_page_shows_evidence_data_and_form(login, violations):
