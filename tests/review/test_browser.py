@@ -197,7 +197,7 @@ def test_serve_command_starts_the_app(tmp_path):
     data = tmp_path / "data"
     code = "import sys, typer; from review.cli import register; app = typer.Typer(); register(app); app()"
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, "serve", "--port", str(port), "--data-dir", str(data)],
+        [sys.executable, "-c", code, "serve", "--port", str(port), "--data-dir", str(data), "--idle-timeout", "5"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, **database_env(data)},
     )  # fmt: skip
@@ -210,6 +210,14 @@ def test_serve_command_starts_the_app(tmp_path):
                 time.sleep(0.2)
         assert status == 200
         assert (data / "review-secret.key").stat().st_mode & 0o777 == 0o600
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:  # uvicorn must not believe the header
+            token = c.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+            codes = [
+                c.post("/login", data={"name": "eve", "password": "guess-" + str(i), "csrf_token": token},
+                       headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+                for i in range(6)
+            ]  # fmt: skip
+        assert codes == [401] * 5 + [429]
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)

@@ -252,3 +252,10 @@ def test_users_passwd_and_logout_end_sessions(run, db):
         r = run(*args, input=stdin)
         assert r.exit_code == 2 and message in r.stderr, (args, r.output)
     assert verify_login(db, "thu", "another-password") is not None  # a refused change changes nothing
+
+
+def test_serve_refuses_a_bad_trusted_proxy_in_one_line(run):
+    r = run("serve", "--trusted-proxy", "10.0.0.0/33")
+    assert r.exit_code == 2 and "is not an IP address or CIDR block" in r.stderr and "Traceback" not in r.output
+    r = run("serve", "--idle-timeout", "0")
+    assert r.exit_code == 2 and "--idle-timeout" in r.output
