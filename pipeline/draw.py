@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detector.types import Box, Colour
+from detector.types import Box, Colour, Observation
 from pipeline.scene import Scene
 
 # BGR
@@ -114,6 +114,25 @@ def draw_vehicle(image: np.ndarray, box: Box, path: Sequence[tuple[float, float]
     label(image, caption, (box.x1, max(12 * s, box.y1 - 6 * s)), MAGENTA)
 
 
+def mark_track(image: np.ndarray, observations: Sequence[Observation], frame_index: int, caption: str) -> None:
+    """The vehicle in a clip frame (in place): its box, interpolated between the observations
+    around `frame_index` (detection may skip frames), and its path so far. Nothing is drawn when the
+    track was not seen near this frame, rather than a box where the vehicle is not."""
+    seen = sorted(observations, key=lambda o: o.frame_index)
+    before = [o for o in seen if o.frame_index <= frame_index]
+    after = [o for o in seen if o.frame_index >= frame_index]
+    if not before or not after:
+        return
+    a, b = before[-1], after[0]
+    t = 0.0 if b.frame_index == a.frame_index else (frame_index - a.frame_index) / (b.frame_index - a.frame_index)
+    box = Box(*(pa + (pb - pa) * t for pa, pb in zip(_corners(a.box), _corners(b.box), strict=True)))
+    draw_vehicle(image, box, [o.box.anchor for o in before] + [box.anchor], caption)
+
+
+def _corners(box: Box) -> tuple[float, float, float, float]:
+    return box.x1, box.y1, box.x2, box.y2
+
+
 def signal_inset(image: np.ndarray, source: np.ndarray, box: Sequence[float], colour: Colour) -> None:
     """Paste an enlarged crop of a signal head into the top-left corner so the light is legible."""
     h, w = source.shape[:2]
@@ -135,14 +154,30 @@ def signal_inset(image: np.ndarray, source: np.ndarray, box: Sequence[float], co
 
 
 def data_bar(image: np.ndarray, lines: Sequence[str]) -> np.ndarray:
-    """Append a black bar under the frame with the evidence data, one text line each."""
-    s = _scale(image)
-    s = min(s, 1.5)
-    line_h = int(22 * s)
-    bar = np.zeros((line_h * len(lines) + int(10 * s), image.shape[1], 3), dtype=np.uint8)
-    for i, text in enumerate(lines):
-        cv2.putText(bar, text, (int(8 * s), int((i + 1) * line_h)), FONT, 0.5 * s, WHITE, max(1, int(s)), cv2.LINE_AA)
+    """Append a black bar under the frame with the evidence data, lines wrapped to its width.
+
+    The review page shows a still at a third to a half of a laptop screen (~320-420 px wide), so
+    the text is sized to the frame's width, about 9 px high there at any frame size (the old fixed
+    size gave 5 px on a 1080p frame: unreadable without enlarging)."""
+    s = max(0.8, image.shape[1] / 640) * 1.35
+    size, thick, margin = 0.5 * s, max(1, int(round(s))), int(8 * s)
+    wrapped = [part for line in lines for part in _wrap(line, image.shape[1] - 2 * margin, size, thick)]
+    line_h = int(21 * s)
+    bar = np.zeros((line_h * len(wrapped) + int(8 * s), image.shape[1], 3), dtype=np.uint8)
+    for i, text in enumerate(wrapped):
+        cv2.putText(bar, text, (margin, (i + 1) * line_h), FONT, size, WHITE, thick, cv2.LINE_AA)
     return np.vstack([image, bar])
+
+
+def _wrap(text: str, width: int, size: float, thick: int) -> list[str]:
+    """`text` in lines that fit `width` pixels, broken between words."""
+    out: list[str] = []
+    for word in text.split(" "):
+        if out and cv2.getTextSize(out[-1] + " " + word, FONT, size, thick)[0][0] <= width:
+            out[-1] += " " + word
+        else:
+            out.append(word)
+    return out or [""]
 
 
 def read_frame(video, at_s: float) -> np.ndarray:  # type: ignore[no-untyped-def]

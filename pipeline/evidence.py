@@ -209,8 +209,7 @@ class EvidenceRecorder:
         images: dict[int, np.ndarray] = {}  # the still images, kept while the clip's frames go by
         names: dict[str, str] = {}
         if clip:
-            encode_clip(lambda: self._clip_frames(clip, keep=wanted, kept=images), self.fps, folder / "clip.mp4")
-            names["clip"] = "clip.mp4"
+            names |= self._encode_clips(folder, clip, track, v, keep=wanted, kept=images)
         images.update(self._images([by_index[i] for i in sorted(wanted - set(images)) if i in by_index]))
         for kind, index in picks.items():
             if index not in images:
@@ -244,6 +243,55 @@ class EvidenceRecorder:
                 if kept is not None and b.index in keep:
                     kept[b.index] = images[b.index] if b.jpeg is None else _decode(b.jpeg)
                 yield b.jpeg if b.jpeg is not None else images[b.index]
+
+    def _encode_clips(
+        self, folder: Path, clip: list[_Buffered], track: Track, v: Violation, keep: set[int], kept: dict
+    ) -> dict[str, str]:
+        """`clip.mp4` as recorded and, from the same decoding, `clip_marked.mp4` with the vehicle's
+        box and path drawn on every frame (a busy scene has many; the reviewer must see which one).
+        The marked copy is encoded in a second thread; if it fails, the package goes without it."""
+        marked: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=PIPE_FRAMES)
+        failed: list[Exception] = []
+        once = iter([lambda: _until_none(marked)])  # an OpenCV fallback cannot have the frames again
+
+        def encode_marked() -> None:
+            try:
+                encode_clip(lambda: next(once, lambda: iter(()))(), self.fps, folder / "clip_marked.mp4")
+            except Exception as exc:
+                failed.append(exc)
+                for _ in _until_none(marked):  # let the plain clip go on
+                    pass
+
+        tee = iter([lambda plain: self._teed(plain, clip, track, v, marked)])
+        thread = threading.Thread(target=encode_marked, name="clip-marked", daemon=True)
+        thread.start()
+        try:
+            plain = lambda: self._clip_frames(clip, keep=keep, kept=kept)  # noqa: E731
+            encode_clip(lambda: next(tee, lambda f: f)(plain()), self.fps, folder / "clip.mp4")
+        finally:
+            with contextlib.suppress(queue.Full):
+                marked.put_nowait(None)
+            thread.join()
+        if failed:
+            log.warning("no marked clip for violation %s: %s", folder.name, failed[0])
+            (folder / "clip_marked.mp4").unlink(missing_ok=True)
+            return {"clip": "clip.mp4"}
+        return {"clip": "clip.mp4", "clip_marked": "clip_marked.mp4"}
+
+    def _teed(
+        self, frames: Iterable[bytes | np.ndarray], clip: list[_Buffered], track: Track, v: Violation,
+        marked: queue.Queue[np.ndarray | None],
+    ) -> Iterator[bytes | np.ndarray]:  # fmt: skip
+        """The clip's frames, passed on untouched; a marked copy of each goes to `marked`."""
+        caption = f"#{v.track_id} {v.label}"
+        try:
+            for b, frame in zip(clip, frames, strict=False):
+                image = frame.copy() if isinstance(frame, np.ndarray) else _decode(frame)
+                draw.mark_track(image, track.observations, b.index, caption)
+                marked.put(image)
+                yield frame
+        finally:
+            marked.put(None)
 
     def _images(self, frames: list[_Buffered]) -> dict[int, np.ndarray]:
         """Decoded images of buffered frames: from their JPEG bytes, or read again from the source."""
@@ -281,6 +329,11 @@ class EvidenceRecorder:
             signal,
         ]
         return draw.data_bar(out, lines)
+
+
+def _until_none(items: queue.Queue[np.ndarray | None]) -> Iterator[np.ndarray]:
+    while (item := items.get()) is not None:
+        yield item
 
 
 def _yield_cpu() -> None:

@@ -44,6 +44,7 @@ class EvidenceKind(StrEnum):
     AFTER = "after"
     VEHICLE = "vehicle"
     CLIP = "clip"
+    CLIP_MARKED = "clip_marked"  # the clip with the vehicle's box and path drawn; `clip` stays untouched
 
 
 class ReviewDecision(StrEnum):

@@ -52,7 +52,7 @@ def test_every_record_has_complete_evidence_with_matching_hashes(clip_run):
     assert len(records) == len(report["violations"]) > 0
     assert any(r.rule == "red_light" for r in records)
     for record in records:
-        assert set(record.evidence) == {"before", "during", "after", "vehicle", "clip"}
+        assert set(record.evidence) == {"before", "during", "after", "vehicle", "clip", "clip_marked"}
         for kind, (path, sha) in record.evidence.items():
             content = (data / path).read_bytes()
             assert hashlib.sha256(content).hexdigest() == sha, f"{record.public_id}/{kind}"
@@ -72,3 +72,32 @@ def test_red_light_with_the_vietnamese_weights_on_hanoi(clip_runs):
     red = scored.matches.rules["red_light"]
     assert red.recall >= 0.85, f"recall {red.recall:.2f}: {red.tp} of {red.tp + red.fn}"
     assert red.precision >= 0.85, f"precision {red.precision:.2f}: {red.fp} false"
+
+
+def test_the_marked_clip_shows_the_violating_vehicle(clip_run):
+    """On the real clip: the marked clip is H.264, as long as the original, and differs from it
+    where the vehicle's box is drawn and hardly anywhere else; the original stays as recorded."""
+    import cv2
+    import numpy as np
+
+    _, data, result, _, _ = clip_run
+    db = open_test_database(data)
+    record = next(r for r in repo.list_violations(db, run_id=result.run_id) if r.rule == "red_light")
+    caps = {k: cv2.VideoCapture(str(data / record.evidence[k][0])) for k in ("clip", "clip_marked")}
+    fourcc = int(caps["clip_marked"].get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode().lower()
+    assert fourcc in ("avc1", "h264"), fourcc
+    frames: dict[str, list[np.ndarray]] = {k: [] for k in caps}
+    for k, cap in caps.items():
+        while (read := cap.read())[0]:
+            frames[k].append(read[1].astype(np.int16))
+    assert len(frames["clip"]) == len(frames["clip_marked"]) > 10
+    b = record.box
+    x1, y1, x2, y2 = (int(round(c)) for c in (b.x1, b.y1, b.x2, b.y2))
+    near, far = [], []
+    for plain, marked in zip(frames["clip"], frames["clip_marked"], strict=True):
+        changed = np.abs(plain - marked).max(axis=2) > 60
+        band = changed[max(0, y1 - 4) : y1 + 5, x1:x2]  # the top side of the box at the crossing
+        near.append(band.mean())
+        far.append(changed.mean())
+    assert max(near) > 0.5, "no frame has the vehicle's box drawn where the record says it is"
+    assert max(far) < 0.08, "the marking covers more than the vehicle and its path"

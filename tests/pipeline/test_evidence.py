@@ -44,7 +44,7 @@ def test_package_has_every_file_with_its_hash_and_no_partial_folder(tmp_path):
     job = EvidenceJob(violation(45), track, datetime(2024, 5, 1, 8, 14, tzinfo=UTC), "v1", due=4.5 + 2)
     ((done_job, files),) = run(rec, 47, job, 120)
     assert done_job is job
-    assert {f.kind for f in files} == {"before", "during", "after", "vehicle", "clip"}
+    assert {f.kind for f in files} == {"before", "during", "after", "vehicle", "clip", "clip_marked"}
     for f in files:
         path = tmp_path / f.path
         assert f.path.startswith("evidence/test/2024-05-01/v1/")
@@ -113,7 +113,7 @@ def test_frames_kept_without_jpeg_are_read_again_only_where_a_package_needs_them
             rec.start(job)
         done += rec.poll()
     ((_, files),) = done + rec.flush()
-    assert {f.kind for f in files} == {"before", "during", "after", "vehicle", "clip"}
+    assert {f.kind for f in files} == {"before", "during", "after", "vehicle", "clip", "clip_marked"}
     # the clip's 4 s, each frame decoded once: the stills and the crop are taken on the way
     assert sorted(asked) == list(range(25, 66))
     assert max(calls) <= 8  # the clip is decoded a chunk at a time, never all at once
@@ -160,3 +160,53 @@ def test_a_frame_that_cannot_be_read_fails_the_clip_and_leaves_no_encoder_runnin
     with pytest.raises(OSError, match="frame 12"):
         encode_clip(frames, 10.0, tmp_path / "clip.mp4")
     assert not [p for p in psutil.Process().children(recursive=True) if "ffmpeg" in p.name()]
+
+
+def _frames_of(path) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
+    cap = cv2.VideoCapture(str(path))
+    out = []
+    while (read := cap.read())[0]:
+        out.append(read[1].astype(int))
+    return out
+
+
+def test_the_marked_clip_draws_the_vehicle_and_leaves_the_original_untouched(tmp_path):
+    """Both clips from one decoding: the marked one has the box where the track is, the rest equal."""
+    track = make_track(moving(50, list(range(160, 40, -4))), fps=FPS, start_frame=30)
+    rec = EvidenceRecorder(tmp_path, SCENE, FPS, pre_s=2, post_s=2)
+    job = EvidenceJob(violation(45), track, datetime(2024, 5, 1, 8, 14, tzinfo=UTC), "v6", due=4.5 + 2)
+    ((_, files),) = run(rec, 47, job, 120)
+    by_kind = {f.kind: tmp_path / f.path for f in files}
+    plain, marked = _frames_of(by_kind["clip"]), _frames_of(by_kind["clip_marked"])
+    assert len(plain) == len(marked) == pytest.approx(41, abs=1)
+    i = 45 - 25  # frame 45 of the video is frame 20 of the clip (it starts 2 s before)
+    box = track.observations[45 - 30].box
+    diff = np.abs(plain[i] - marked[i]).max(axis=2)
+    edge = diff[int(box.y1) - 2 : int(box.y1) + 3, int(box.x1) : int(box.x2)]  # the box's top side
+    assert edge.mean() > 60
+    assert (diff[:, 150:] > 40).mean() < 0.02  # far from the vehicle the frames are the same
+    assert np.abs(plain[i][int(box.y1), int(box.x1) + 5] - 40).max() < 25  # the original: no box drawn
+
+
+def test_data_bar_text_is_sized_to_the_frame():
+    """The bar's text must read at the size the review page shows a still (a third of the screen)."""
+    from pipeline.draw import data_bar
+
+    for width in (640, 1280, 1920):
+        image = np.zeros((width * 9 // 16, width, 3), np.uint8)
+        out = data_bar(image, ["camera test 2024-05-01 08:14:00", "frame 45", "rule red_light", "signal main"])
+        bar = out[image.shape[0] :]
+        rows = np.flatnonzero(bar.max(axis=(1, 2)) > 128)
+        first_line = rows[rows < rows[0] + bar.shape[0] // 4]
+        text_px = first_line[-1] - first_line[0] + 1
+        assert text_px * 420 / width >= 7, (width, text_px)  # >= 7 px tall on the page's ~420 px still
+
+
+def test_data_bar_wraps_long_lines_inside_the_frame():
+    from pipeline.draw import data_bar
+
+    image = np.zeros((480, 640, 3), np.uint8)
+    line = "signal main: red now; red for 12.3 s at the crossing, and a long tail of words " * 2
+    bar = data_bar(image, [line])[480:]
+    assert bar.shape[0] > 80  # wrapped onto several lines
+    assert bar[:, -4:].max() == 0  # nothing runs off the right edge

@@ -24,7 +24,7 @@ from tests.databases import open_test_database
 PASSWORD = "correct-horse-1"
 SECRET = "s" * 48
 T0 = datetime(2024, 5, 1, 7, 30, tzinfo=UTC)
-MIME = {"clip": "video/mp4"}
+MIME = {"clip": "video/mp4", "clip_marked": "video/mp4"}
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +67,7 @@ def add_violation(
     files = files or {k: f"{k} of {public_id}".encode() for k in ("before", "during", "after", "vehicle", "clip")}
     evidence = []
     for kind, data in files.items():
-        rel = f"{folder}/{kind}.{'mp4' if kind == 'clip' else 'jpg'}"
+        rel = f"{folder}/{kind}.{'mp4' if kind.startswith('clip') else 'jpg'}"
         path = db.data_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)

@@ -55,6 +55,12 @@ def _evidence_files() -> dict[str, bytes]:
     out = Path(os.environ.get("TMPDIR", "/tmp")) / f"clip-{os.getpid()}.mp4"
     encode_clip([jpeg(frame(f"t={i / 6:.1f}s", 10 * i)) for i in range(18)], 6.0, out)
     files["clip"] = out.read_bytes()
+    marked = [frame(f"t={i / 6:.1f}s", 10 * i) for i in range(18)]
+    for i, img in enumerate(marked):  # the box the pipeline draws around the vehicle
+        y = int(480 * 0.8) - 10 * i
+        cv2.rectangle(img, (300, y), (340, y + 60), (255, 0, 255), 3)
+    encode_clip([jpeg(img) for img in marked], 6.0, out)
+    files["clip_marked"] = out.read_bytes()
     out.unlink()
     return files
 
