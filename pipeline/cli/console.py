@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -80,33 +81,44 @@ def print_summary(result: ProcessResult, data_dir: Path, console: Console) -> No
 
 
 def run_eval(
-    clips_dir: Path,
+    clips_dirs: Sequence[Path],
     settings: ProcessSettings,
     data_dir: Path | None,
     json_out: Path | None,
     console: Console,
 ) -> list[ClipResult]:
-    """Process every clip folder under `clips_dir` that has a scene and a truth file; score each."""
+    """Process every clip with a scene and a truth file under `clips_dirs`; score each.
+
+    Clips whose video is found nowhere (see `pipeline.clipsets`) are skipped with the reason; when
+    every clip is skipped that is an error, not an empty table.
+    """
     import json
     import tempfile
 
+    from pipeline.clipsets import discover_clips
     from pipeline.errors import SourceError
 
-    folders = sorted(p.parent for p in clips_dir.glob("*/truth.yaml") if (p.parent / "scene.yaml").exists())
-    if not folders:
-        raise SourceError(f"{clips_dir}: no clip folders with both scene.yaml and truth.yaml")
+    clips = discover_clips(clips_dirs)
+    runnable = [c for c in clips if c.video is not None]
+    for clip in clips:
+        if clip.video is None:
+            console.print(f"[yellow]skipped[/] {clip.name}: {clip.skip_reason}", highlight=False)
+    if not runnable:
+        raise SourceError("no clip could be evaluated: every clip's video is missing (see above)")
     results = []
     with tempfile.TemporaryDirectory(prefix="trafficcam-eval-") as scratch:
-        for folder in folders:
-            truth = load_truth(folder / "truth.yaml")
-            console.print(f"[bold]{folder.name}[/]: processing {truth.video} ...", highlight=False)
-            target = (data_dir or Path(scratch)) / folder.name
-            result = process_video(folder / truth.video, folder / "scene.yaml", settings, target)
-            results.append(evaluate_clip(folder.name, truth, build_report(result, target)))
+        for clip in runnable:
+            assert clip.video is not None
+            truth = load_truth(clip.truth)
+            console.print(f"[bold]{clip.name}[/]: processing {clip.video} ...", highlight=False)
+            target = (data_dir or Path(scratch)) / clip.name
+            result = process_video(clip.video, clip.scene, settings, target)
+            results.append(evaluate_clip(clip.name, truth, build_report(result, target)))
     console.print(format_table(results), highlight=False, markup=False)
     if json_out is not None:
+        skipped = [{"clip": c.name, "skipped": c.skip_reason} for c in clips if c.video is None]
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps([_clip_json(r) for r in results], indent=2) + "\n")
+        json_out.write_text(json.dumps([*(_clip_json(r) for r in results), *skipped], indent=2) + "\n")
         console.print(f"json: {json_out}", highlight=False)
     return results
 

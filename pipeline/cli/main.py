@@ -158,7 +158,14 @@ def process(
 
 @app.command("eval")
 def eval_clips(
-    clips: Annotated[Path, typer.Option("--clips", help="Folder of clip folders, each with scene.yaml + truth.yaml.")],
+    clips: Annotated[
+        list[Path],
+        typer.Option(
+            "--clips",
+            help="Folder of clip folders, each with scene.yaml + truth.yaml; repeat it (e.g. ../shared/clips and "
+            "eval/clips): a clip's video is also looked for under the other folders and TRAFFICCAM_CLIPS_PATH.",
+        ),
+    ],
     weights: Annotated[str | None, typer.Option("--weights", help="Manifest name or path.")] = None,
     imgsz: Annotated[int | None, typer.Option("--imgsz")] = None,
     conf: Annotated[float, typer.Option("--conf", min=0.01, max=0.99)] = 0.25,

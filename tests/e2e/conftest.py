@@ -14,6 +14,8 @@ from pipeline.report import build_report
 from tests.conftest import COCO_WEIGHTS, need_shared
 from tests.databases import database_url
 
+EVAL_CLIPS = Path(__file__).resolve().parents[2] / "eval" / "clips"
+
 
 @dataclass(frozen=True)
 class ClipRun:
@@ -34,12 +36,14 @@ def clip_runs(tmp_path_factory):
     def run(name: str, analysis_fps: float | None = None, weights: str | None = None) -> ClipRun:
         key = (name, analysis_fps, weights)
         if key not in cache:
-            folder = need_shared("clips", name)
+            shared = need_shared("clips", name)
             need_shared("models", "yolov8n_int8.onnx")
+            # scene and truth of the raw clips live in the repository (eval/clips), their videos in ../shared
+            folder = EVAL_CLIPS / name if (EVAL_CLIPS / name / "truth.yaml").is_file() else shared
             truth = load_truth(folder / "truth.yaml")
             data = tmp_path_factory.mktemp(f"run-{name}")
             settings = ProcessSettings(weights=weights or str(COCO_WEIGHTS), analysis_fps=analysis_fps)
-            result = process_video(folder / truth.video, folder / "scene.yaml", settings, data, database_url(data))
+            result = process_video(shared / truth.video, folder / "scene.yaml", settings, data, database_url(data))
             cache[key] = ClipRun(name, folder, data, truth, result, build_report(result, data))
         return cache[key]
 
