@@ -78,10 +78,14 @@ def serve(
     secure_cookies: Annotated[
         bool, typer.Option("--secure-cookies", help="Send the session cookie over HTTPS only (behind TLS).")
     ] = False,
+    events: Annotated[
+        Path | None, typer.Option("--events", envvar="TRAFFICCAM_EVENTS", help="events.yaml: relay events too.")
+    ] = None,
 ) -> None:
     """Start the review web app on the pipeline's database and evidence."""
     import uvicorn
 
+    from pipeline.events.background import relay_in_background
     from review.app import create_app, load_secret
 
     database = open_db(data_dir, db)
@@ -92,7 +96,11 @@ def serve(
     if not list_users(database):
         err_console.print("[yellow]no users yet:[/] add one with `trafficcam users add NAME --role admin`")
     console.print(f"review app on http://{host}:{port}/  database: {database.url}  (Ctrl-C stops it)", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    try:
+        with relay_in_background(events, db, data_dir):
+            uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    except TrafficcamError as exc:
+        raise _fail(exc) from None
 
 
 # -- users ------------------------------------------------------------------------------
