@@ -57,7 +57,7 @@ def submit(
     scene = load_scene(scene_path)
     if camera is not None and camera != scene.camera:
         raise SceneError(
-            f"--camera {camera!r} but {scene_path} is the scene of camera {scene.camera!r}; nothing queued"
+            str(scene_path), [f"--camera {camera!r} but this is the scene of camera {scene.camera!r}; nothing queued"]
         )
     url = broker_url(broker)
     rabbit = make_broker(url)

@@ -122,3 +122,28 @@ def test_cli_refuses_a_bad_settings_file(tmp_path: Path) -> None:
     bad.write_text("webhooks: [{url: 'http://x'}]\n")
     result = CliRunner().invoke(app, ["events", "relay", "--events", str(bad), "--data-dir", str(tmp_path / "d")])
     assert result.exit_code == 2 and "webhooks.0.secret" in result.output
+
+
+def test_the_relay_runs_inside_a_long_running_command(tmp_path: Path, receiver: Receiver) -> None:
+    from pipeline.events.background import relay_in_background
+    from tests.databases import database_url, open_test_database
+
+    data = tmp_path / "data"
+    db = open_test_database(data)
+    receiver.failures = 0
+    events = tmp_path / "events.yaml"
+    events.write_text(f"webhooks: [{{url: '{receiver.url}', secret: {SECRET}}}]\npoll_s: 0.1\n")
+    with relay_in_background(events, database_url(data), data) as relay:
+        assert relay is not None
+        store_violation(db, new_run(db), 1)  # the pipeline records while `watch` / `serve` runs
+        wait_for(lambda: len(receiver.accepted) == 1, 20, "the event relayed from the background")
+    assert outbox_counts(db).pending == 0
+    db.close()
+
+
+def test_serve_and_watch_refuse_a_bad_events_file_before_starting(tmp_path: Path) -> None:
+    bad = tmp_path / "events.yaml"
+    bad.write_text("mqtt: {port: 99999}\n")
+    for command in (["serve", "--port", "1"], ["watch", "--cameras", str(tmp_path / "cameras.yaml")]):
+        result = CliRunner().invoke(app, [*command, "--events", str(bad), "--data-dir", str(tmp_path / "d")])
+        assert result.exit_code == 2 and "mqtt.port" in result.output, (command, result.output)
