@@ -54,10 +54,10 @@ def submit_command(
     db: DbOpt = None,
 ) -> None:
     """Queue files for `trafficcam worker`s (paths must be the same on the workers' machines)."""
-    from pipeline.jobs.runner import submit
-    from pipeline.process import ProcessSettings
+    from pipeline.jobs.submit import submit
 
-    settings = ProcessSettings(weights=weights, imgsz=imgsz, conf=conf, analysis_fps=analysis_fps)
+    # the keyword arguments of ProcessSettings (not built here: that would import the detector)
+    settings = {"weights": weights, "imgsz": imgsz, "conf": conf, "analysis_fps": analysis_fps}
     try:
         batch, jobs = submit(files, scene, settings, camera=camera, db_url=db, data_dir=data_dir, broker=broker,
                              queue=queue)  # fmt: skip

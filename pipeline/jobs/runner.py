@@ -1,4 +1,4 @@
-"""`trafficcam submit` and `trafficcam worker`: queue files, and take them one at a time.
+"""`trafficcam worker`: take queued files one at a time.
 
 A worker runs one file at a time (`worker_threads=1`, prefetch 1), so a busy worker does not
 hold back messages another worker could take; run one worker per core or machine.
@@ -8,14 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
-from dataclasses import asdict
-from pathlib import Path
-from uuid import uuid4
 
 import dramatiq
 
-from pipeline.errors import SceneError, SourceError
 from pipeline.jobs.taskqueue import (
     QueueError,
     broker_url,
@@ -24,66 +19,8 @@ from pipeline.jobs.taskqueue import (
     make_broker,
 )
 from pipeline.jobs.work import JobRunner, WorkerConfig
-from pipeline.process import ProcessSettings
-from pipeline.scene import load_scene
-from pipeline.store.db import open_database
-from pipeline.store.jobs import JobRecord, JobSpec, add_jobs
 
 log = logging.getLogger(__name__)
-
-
-def submit(
-    files: Sequence[Path],
-    scene_path: Path,
-    settings: ProcessSettings,
-    *,
-    camera: str | None,
-    db_url: str | None,
-    data_dir: Path,
-    broker: str | None,
-    queue: str,
-) -> tuple[str, list[JobRecord]]:
-    """Queue one job per file; return the batch id and the jobs.
-
-    Every file and the scene are checked first, so a bad one queues nothing.
-
-    Raises:
-        SourceError, SceneError: a missing file, or a scene that does not load / names another camera.
-        QueueError: the broker cannot be reached (nothing is queued).
-    """
-    missing = [str(f) for f in files if not Path(f).is_file()]
-    if missing:
-        raise SourceError(f"not a file: {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}; nothing queued")
-    scene = load_scene(scene_path)
-    if camera is not None and camera != scene.camera:
-        raise SceneError(
-            str(scene_path), [f"--camera {camera!r} but this is the scene of camera {scene.camera!r}; nothing queued"]
-        )
-    url = broker_url(broker)
-    rabbit = make_broker(url)
-    actor = declare_actor(rabbit, queue, _never_here)
-    try:
-        rabbit.declare_queue(queue, ensure=True)
-    except Exception as exc:
-        rabbit.close()
-        raise QueueError(explain_broker_failure(exc, url)) from None
-    db = open_database(db_url, data_dir)
-    batch = uuid4().hex
-    specs = [JobSpec(scene.camera, str(Path(f).resolve()), str(scene_path.resolve()), asdict(settings)) for f in files]
-    jobs = add_jobs(db, batch, [uuid4().hex for _ in files], specs)
-    try:
-        for job in jobs:
-            actor.send(job.job_id)
-    except Exception as exc:
-        raise QueueError(explain_broker_failure(exc, url) + f" Batch {batch} was only partly queued.") from None
-    finally:
-        rabbit.close()
-        db.close()
-    return batch, jobs
-
-
-def _never_here(job_id: str) -> None:  # pragma: no cover - the submitter only sends
-    raise RuntimeError("the submitter does not run jobs")
 
 
 def run_worker(config: WorkerConfig, *, broker: str | None, queue: str, stop: threading.Event) -> None:
