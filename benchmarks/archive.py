@@ -160,9 +160,10 @@ def main() -> None:
         f"{'PostgreSQL' if args.db and args.db.startswith('postgresql') else 'SQLite'}, RabbitMQ here.\n\n"
         + table(results, video_s)
         + f"\n\nOne `process_video` per file, one after another in one process, no queue: "
-        f"{sum(single):.1f} s in all ({statistics.mean(single):.1f} s a file). With one worker the queue "
-        f"added {(results[0]['wall_s'] - sum(single)) / args.files:+.1f} s a file "
-        f"(wall with one worker minus that, per file)."
+        f"{', '.join(f'{s:.1f}' for s in single)} s (median {statistics.median(single):.1f} s; the first one "
+        f"loads the model cold). With one worker the queue added "
+        f"{results[0]['wall_s'] / args.files - statistics.median(single):+.1f} s a file "
+        f"(one worker's wall per file minus that median)."
     )
     print(text)
     if args.write:

@@ -15,7 +15,8 @@ from pipeline.errors import SceneError, SourceError
 from pipeline.jobs.taskqueue import QueueError, broker_url, declare_actor, explain_broker_failure, make_broker
 from pipeline.scene import load_scene
 from pipeline.store.db import open_database
-from pipeline.store.jobs import JobRecord, JobSpec, add_jobs
+from pipeline.store.jobs import JobRecord, JobSpec, add_jobs, finish_job
+from pipeline.store.records import JobStatus
 
 
 def submit(
@@ -57,11 +58,17 @@ def submit(
     batch = uuid4().hex
     specs = [JobSpec(scene.camera, str(Path(f).resolve()), str(scene_path.resolve()), settings) for f in files]
     jobs = add_jobs(db, batch, [uuid4().hex for _ in files], specs)
+    sent = 0
     try:
         for job in jobs:
             actor.send(job.job_id)
+            sent += 1
     except Exception as exc:
-        raise QueueError(explain_broker_failure(exc, url) + f" Batch {batch} was only partly queued.") from None
+        for job in jobs[sent:]:  # so `trafficcam jobs` does not show them waiting for ever
+            finish_job(db, job.job_id, JobStatus.FAILED, error="never reached the queue: submit them again")
+        raise QueueError(
+            explain_broker_failure(exc, url) + f" {sent} of {len(jobs)} file(s) of batch {batch} were queued."
+        ) from None
     finally:
         rabbit.close()
         db.close()
