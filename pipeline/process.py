@@ -103,8 +103,12 @@ def process_video(
     data_dir: Path,
     db_url: str | None = None,
     progress: ProgressFn | None = None,
+    on_run: Callable[[int], None] | None = None,
 ) -> ProcessResult:
     """Run the whole pipeline over one video file and record what it finds.
+
+    `on_run` is told the run id as soon as the run is recorded (`trafficcam worker` keeps it in
+    its job, so a later attempt can mark the run of a killed worker interrupted).
 
     Raises:
         SceneError, SourceError, ModelError, StorageError: before any frame is processed.
@@ -133,6 +137,8 @@ def process_video(
         model_sha256=model_sha, scene_sha256=scene_hash(scene), settings_json=settings_json,
         settings_hash=settings_hash, software_version=__version__, frames_expected=source.frames_expected,
     )
+    if on_run is not None:
+        on_run(run_id)
     result = ProcessResult(
         run_id, scene.camera, str(source.path), source.fps, source.frames_expected, warnings=warnings
     )

@@ -24,7 +24,7 @@ from review.auth import Forbidden, LoginLimiter, LoginRequired
 from review.csrf import CsrfError
 from review.params import BadParameter
 from review.proxies import TrustedProxies
-from review.routes import admin, evidence, login, queue, violation
+from review.routes import admin, dashboard, evidence, login, queue, violation
 from review.web import redirect, render
 
 SESSION_COOKIE = "trafficcam_session"
@@ -75,7 +75,7 @@ def create_app(
         https_only=secure_cookies,
     )
     app.add_middleware(SecurityHeaders)
-    for module in (login, queue, violation, evidence, admin):
+    for module in (login, queue, violation, evidence, admin, dashboard):
         app.include_router(module.router)
     app.add_api_route("/static/{name}", static_file, methods=["GET"], include_in_schema=False)
     _add_error_pages(app)

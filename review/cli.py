@@ -100,10 +100,14 @@ def serve(
             "Without it the socket's address counts, e.g. for the login rate limit.",
         ),
     ] = None,
+    events: Annotated[
+        Path | None, typer.Option("--events", envvar="TRAFFICCAM_EVENTS", help="events.yaml: relay events too.")
+    ] = None,
 ) -> None:
     """Start the review web app on the pipeline's database and evidence."""
     import uvicorn
 
+    from pipeline.events.background import relay_in_background
     from pipeline.store.review_sessions import SessionPolicy
     from review.app import create_app, load_secret
     from review.proxies import TrustedProxies, parse_networks
@@ -126,7 +130,11 @@ def serve(
     console.print(f"review app on http://{host}:{port}/  database: {database.url}  (Ctrl-C stops it)", highlight=False)
     # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1, and a
     # rotating header would get around the login limit; review.proxies decides instead.
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False, proxy_headers=False)
+    try:
+        with relay_in_background(events, db, data_dir):
+            uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False, proxy_headers=False)
+    except TrafficcamError as exc:
+        raise _fail(exc) from None
 
 
 # -- users ------------------------------------------------------------------------------

@@ -7,6 +7,16 @@ PY=${PYTHON:-python3}
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "warning: could not install chromium; browser tests will skip"
 fi
+# Mosquitto: the events tests start brokers of their own (and stop them mid-run); RabbitMQ carries
+# `trafficcam submit` jobs (the job tests need it on 127.0.0.1:5672, guest/guest)
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  command -v mosquitto >/dev/null 2>&1 || command -v /usr/sbin/mosquitto >/dev/null 2>&1 \
+    || (apt-get install -y -qq mosquitto >/dev/null) || echo "warning: could not install mosquitto; MQTT tests will skip"
+  if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+    (apt-get install -y -qq rabbitmq-server >/dev/null && (service rabbitmq-server start || rabbitmq-server -detached)) \
+      || echo "warning: could not install or start rabbitmq-server; the job tests will skip"
+  fi
+fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # torchvision from PyPI needs the matching torch; on this platform both come as a pair.

@@ -20,6 +20,8 @@ from rich.table import Table  # noqa: E402
 
 from pipeline.cli.common import DataDirOpt, DbOpt, _fail, console, err_console, state  # noqa: E402
 from pipeline.cli.db import register as _register_db  # noqa: E402
+from pipeline.cli.events import register as _register_events  # noqa: E402
+from pipeline.cli.jobs import register as _register_jobs  # noqa: E402
 from pipeline.cli.sample import register as _register_sample  # noqa: E402
 from pipeline.cli.train import register as _register_training  # noqa: E402
 from pipeline.cli.watch import register as _register_daemon  # noqa: E402
@@ -191,6 +193,8 @@ _register_daemon(app)
 _register_db(app)
 _register_training(app)
 _register_sample(app)
+_register_events(app)
+_register_jobs(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -69,6 +69,9 @@ def watch(
                      "other instances on the same --db take over a dead one's cameras within about this."),
     ] = 15.0,
     quiet: Annotated[bool, typer.Option("--quiet", help="Only warnings and errors.")] = False,
+    events: Annotated[
+        Path | None, typer.Option("--events", envvar="TRAFFICCAM_EVENTS", help="events.yaml: relay events too.")
+    ] = None,
 ) -> None:
     """Watch live camera streams: detect, record violations with evidence, until SIGTERM.
 
@@ -88,8 +91,11 @@ def watch(
         stop_timeout_s=stop_timeout, backoff_max_s=backoff_max, pid_file=pid_file or data_dir / PID_FILE,
         lease_ttl_s=lease_ttl,
     )  # fmt: skip
+    from pipeline.events.background import relay_in_background
+
     try:
-        code = Daemon(cameras, settings, data_dir, db).run()
+        with relay_in_background(events, db, data_dir):
+            code = Daemon(cameras, settings, data_dir, db).run()
     except TrafficcamError as exc:
         raise _fail(exc) from None
     if code != 0:

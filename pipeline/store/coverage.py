@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from sqlalchemy import select, update
 
+from pipeline.store import outbox
 from pipeline.store.columns import utc_now
 from pipeline.store.db import Database
 from pipeline.store.leases import instance_id
@@ -30,6 +31,10 @@ class CoverageReason(StrEnum):
     SIGNAL_UNREADABLE = "signal_unreadable"
     FPS_BELOW_FLOOR = "fps_below_floor"
     EVIDENCE_PAUSED = "evidence_paused"  # disk nearly full: violations could not be proven
+
+
+UNWATCHED = "unwatched"
+"""The state a `camera.coverage` event reports when no daemon watches the camera any more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +66,15 @@ def record_coverage(
         current = s.scalars(
             select(CoverageRow).where(CoverageRow.camera_id == camera_id, CoverageRow.ended_at.is_(None))
         ).all()
+        previous = None
         for row in current:
             if row.reason == reason.value and row.instance == instance_id():
                 row.last_seen_at = at
                 return
             row.ended_at = max(at, row.started_at)
+            previous = row.reason
+        outbox.add_coverage_event(s, camera_id, reason.value, at, previous=previous, detail=detail,
+                                  instance=instance_id())
         s.add(
             CoverageRow(
                 camera_id=camera_id, started_at=at, ended_at=None, last_seen_at=at,
@@ -95,6 +104,8 @@ def close_coverage(db: Database, camera_id: str, at: datetime) -> None:
         ):
             row.ended_at = max(at, row.started_at)
             row.last_seen_at = max(at, row.started_at)
+            outbox.add_coverage_event(s, camera_id, UNWATCHED, row.ended_at, previous=row.reason, detail=None,
+                                      instance=row.instance)
 
 
 def close_stale_coverage(db: Database, camera_id: str) -> int:
@@ -105,6 +116,8 @@ def close_stale_coverage(db: Database, camera_id: str) -> int:
         ).all()
         for row in rows:
             row.ended_at = row.last_seen_at
+            outbox.add_coverage_event(s, camera_id, UNWATCHED, row.ended_at, previous=row.reason,
+                                      detail="the instance watching it stopped answering", instance=row.instance)
         return len(rows)
 
 

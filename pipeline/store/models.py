@@ -32,6 +32,7 @@ from pipeline.store.columns import (
 from pipeline.store.records import (
     EvidenceFile,
     EvidenceKind,
+    JobStatus,
     ReviewDecision,
     RunStatus,
     UserRole,
@@ -329,3 +330,51 @@ class CameraLeaseRow(Base):
     acquired_at: Mapped[UTCTime]
     renewed_at: Mapped[UTCTime]
     expires_at: Mapped[UTCTime]
+
+
+class OutboxRow(Base):
+    """One event for the outside world, written in the transaction of the change it describes.
+
+    The relay (`pipeline.events.relay`) sends unsent rows in `id` order and sets `sent_at` only
+    once every sink acknowledged; `event_id` is the idempotency key receivers deduplicate by.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index(None, "sent_at", "id"),)
+
+    id: Mapped[IntPK]
+    event_id: Mapped[str] = mapped_column(PublicId, unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    camera_id: Mapped[Ident | None]
+    created_at: Mapped[UTCTime]
+    payload: Mapped[LongText]
+    sent_at: Mapped[UTCTime | None]
+    attempts: Mapped[Counter]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class JobRow(Base):
+    """One file queued for `trafficcam worker` (the broker carries `job_id`; this row the state)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index(None, "status", "id"), Index(None, "batch"))
+
+    id: Mapped[IntPK]
+    job_id: Mapped[str] = mapped_column(PublicId, unique=True)
+    batch: Mapped[str] = mapped_column(PublicId)
+    camera_id: Mapped[Ident]
+    video: Mapped[LongText]
+    scene: Mapped[LongText]
+    settings_json: Mapped[LongText]
+    status: Mapped[JobStatus] = mapped_column(str_enum(JobStatus, "job_status"), default=JobStatus.QUEUED)
+    attempts: Mapped[Counter]
+    worker: Mapped[str | None] = mapped_column(String(200))
+    run_id: Mapped[int | None]
+    frames_done: Mapped[Counter]
+    frames_total: Mapped[int | None]
+    violations: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[UTCTime]
+    started_at: Mapped[UTCTime | None]
+    heartbeat_at: Mapped[UTCTime | None]
+    finished_at: Mapped[UTCTime | None]

@@ -28,6 +28,15 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"
 
 
+class JobStatus(StrEnum):
+    """Where one queued file stands (`trafficcam submit` / `worker` / `jobs`)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
 class ViolationStatus(StrEnum):
     """Review state of a violation; nothing is sent out before it is confirmed."""
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from detector.types import Box
 from pipeline.errors import StorageError
+from pipeline.store import outbox
 from pipeline.store.columns import DEDUP_KEY_LENGTH, ID_LENGTH, utc_now
 from pipeline.store.db import Database, failure_reason
 from pipeline.store.models import CameraRow, EvidenceRow, RunRow, ViolationRow
@@ -216,6 +217,7 @@ def record_violation(
             files = [EvidenceRow.from_file(row.id, f) for f in evidence]
             s.add_all(files)
             s.flush()
+            outbox.add_violation_event(s, row, files)  # same transaction: no record without its event
             record = _violation_record(row, files)
     except IntegrityError as exc:
         # Most likely another process recorded the same key between our look and our insert.

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipeline.errors import TrafficcamError
+from pipeline.store import outbox
 from pipeline.store.columns import ID_LENGTH, utc_now
 from pipeline.store.db import Database
 from pipeline.store.models import ReviewRow, SessionRow, UserRow, ViolationRow
@@ -347,6 +348,7 @@ def _append(
     row.entry_hash = entry_hash(row, public_id)
     s.add(row)
     s.flush()
+    outbox.add_review_event(s, row, public_id)  # same transaction as the decision
     return review_record(row, public_id)
 
 
