@@ -27,6 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
@@ -265,11 +266,13 @@ class EvidenceRecorder:
             draw.signal_inset(out, image, head, colour_now.get(v.signal_id, Colour.UNKNOWN))
         offset = buffered.timestamp - v.timestamp
         frame_time = occurred_at + timedelta(seconds=offset)  # the time of this frame, not of the violation
-        local = frame_time.astimezone()
+        local = frame_time.astimezone(ZoneInfo(self.scene.timezone) if self.scene.timezone else None)
         when = local.strftime("%Y-%m-%d %H:%M:%S.%f")[:-5] + local.strftime(" %Z")
+        at_least = "at least " if v.details.get("colour_onset") == "before_source" else ""  # began before the video
         signal = (
             f"signal {v.signal_id}: {colour_now.get(v.signal_id, Colour.UNKNOWN).value} now;"
-            f" {v.signal_colour.value if v.signal_colour else '?'} for {v.seconds_into_colour:.1f} s at the crossing"
+            f" {v.signal_colour.value if v.signal_colour else '?'} for {at_least}{v.seconds_into_colour:.1f} s"
+            " at the crossing"
             if v.signal_id
             else "no signal for this rule"
         )

@@ -166,17 +166,28 @@ def audit_verify(
     data_dir: DataDirOpt = Path("trafficcam-data"),
     db: DbOpt = None,
     files: Annotated[bool, typer.Option("--files/--no-files", help="Also hash every evidence file.")] = True,
+    trusted_keys: Annotated[
+        Path | None,
+        typer.Option("--trusted-keys", help="Folder of public keys (*.pub) kept off this machine, trusted too."),
+    ] = None,
 ) -> None:
-    """Check the review log's hash chain, statuses against the log, and every evidence file's
-    SHA-256. Prints each thing altered; exits 1 when anything is."""
+    """Check the database's integrity, the review log's hash chain, statuses against the log, every
+    violation's seal (fields, evidence hashes, chain, Ed25519 signature), the checkpoint file, and
+    every evidence file's SHA-256. Prints each thing altered; exits 1 when anything is."""
     try:
-        report = audit(open_db(data_dir, db), check_files=files)
+        report = audit(open_db(data_dir, db), check_files=files, trusted_keys=trusted_keys)
     except TrafficcamError as exc:
         raise _fail(exc) from None
     files_note = f"{report.evidence_files} evidence file(s)" if files else "evidence files not checked"
     if report.evidence_skipped:
         files_note += f" ({report.evidence_skipped} removed by retention, skipped)"
-    summary = f"{report.reviews} review log entries, {report.violations} violation(s), {files_note}"
+    seals_note = f"{report.seals} seal(s)"
+    if report.unsealed:
+        seals_note += f" ({report.unsealed} older violation(s) unsealed)"
+    summary = (
+        f"database integrity {report.integrity}, {seals_note}, {report.checkpoints} checkpoint(s); "
+        f"{report.reviews} review log entries, {report.violations} violation(s), {files_note}"
+    )
     if report.ok:
         console.print(f"[green]ok[/] {summary}: nothing altered", highlight=False)
         return
@@ -184,6 +195,21 @@ def audit_verify(
     for problem in report.problems:
         err_console.print(f"  {problem}", highlight=False, markup=False)
     raise typer.Exit(1)
+
+
+@audit_app.command("rotate-key")
+def audit_rotate_key(data_dir: DataDirOpt = Path("trafficcam-data")) -> None:
+    """Make a new signing key; the old public key stays in <data dir>/audit/public-keys to verify
+    older seals. Stop the services that sign (process, watch, serve) first."""
+    from pipeline.seal.keys import key_path, rotate
+
+    try:
+        old, new = rotate(data_dir)
+    except OSError as exc:
+        raise _fail(ReviewError(f"cannot rotate the signing key {key_path(data_dir)}: {exc}")) from None
+    kept = data_dir / "audit" / "public-keys"
+    console.print(f"signing key {key_path(data_dir)}: {old or '(none)'} -> {new}; keep a copy of {kept} "
+                  "elsewhere and destroy the retired private key", highlight=False)  # fmt: skip
 
 
 # -- export -----------------------------------------------------------------------------

@@ -44,7 +44,8 @@ def changed_fields(sealed: Mapping[str, Any], now: Mapping[str, Any]) -> list[st
         if key == "evidence" and isinstance(before, dict) and isinstance(after, dict):
             for kind in sorted(set(before) | set(after)):
                 if before.get(kind) != after.get(kind):
-                    out.append(f"evidence {kind} SHA-256: sealed {_short(before.get(kind))}, now {_short(after.get(kind))}")
+                    was, now_ = _short(before.get(kind)), _short(after.get(kind))
+                    out.append(f"evidence {kind} SHA-256: sealed {was}, now {now_}")
         elif before != after:
             out.append(f"{key}: sealed {before!r}, now {after!r}")
     return out

@@ -21,7 +21,6 @@ from pipeline.seal.keys import load_signing_key
 from pipeline.store.columns import DEDUP_KEY_LENGTH, ID_LENGTH, utc_now
 from pipeline.store.db import Database, failure_reason
 from pipeline.store.models import CameraRow, EvidenceRow, RunRow, ViolationRow
-from pipeline.store.seals import add_seal, checkpoint
 from pipeline.store.records import (
     EvidenceFile,
     EvidenceKind,
@@ -32,6 +31,7 @@ from pipeline.store.records import (
     ViolationStatus,
     require_aware,
 )
+from pipeline.store.seals import add_seal, checkpoint
 
 if TYPE_CHECKING:
     from pipeline.rules.base import Violation

@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 from pipeline.errors import TrafficcamError
 from pipeline.seal import checkpoints
 from pipeline.seal.keys import load_signing_key
-from pipeline.timing.recorded import KNOWN_SOURCES
 from pipeline.store.columns import ID_LENGTH, utc_now
 from pipeline.store.db import Database
 from pipeline.store.models import ReviewRow, UserRow, ViolationRow
 from pipeline.store.records import ReviewDecision, UserRole, ViolationStatus, require_aware
+from pipeline.timing.recorded import KNOWN_SOURCES
 
 CONFIRMABLE_TIME_SOURCES = frozenset(s.value for s in KNOWN_SOURCES)
 """A violation's time must come from one of these to be confirmed (not unknown, not the processing clock)."""
