@@ -44,7 +44,7 @@ def read_text(image: np.ndarray, box: tuple[float, float, float, float]) -> str:
     crop = image[y1:y2, x1:x2]
     if crop.size == 0:
         return ""
-    scale = max(1.0, 48.0 / crop.shape[0])  # the recogniser works on 48 px high lines
+    scale = max(3.0, 48.0 / crop.shape[0])  # the recogniser works on 48 px lines; OSD text is small and soft
     crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     result, _ = _engine()(crop, use_det=False, use_cls=False)
     return str(result[0][0]) if result else ""

@@ -8,6 +8,7 @@ identity of violations already recorded from it.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,6 +29,12 @@ def check_timezone(name: str | None) -> str | None:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {name!r}: use an IANA name such as 'Asia/Ho_Chi_Minh' or 'UTC'") from None
     return name
+
+
+def camera_time(value: datetime, zone: str | None) -> str:
+    """A UTC time in the camera's zone with the zone's name (UTC when the camera's zone is not set)."""
+    local = value.astimezone(ZoneInfo(zone or "UTC"))
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z") + (f" ({zone})" if zone else "")
 
 
 class _Strict(BaseModel):
