@@ -78,7 +78,8 @@ def test_container_creation_time_of_a_real_clip() -> None:
     clip = need_shared("clips", "taiwan_highway", "traffic1.mp4")
     assert container_creation_time(clip) == datetime(2022, 5, 8, 17, 15, 47, tzinfo=UTC)
     found = resolve_recorded_time(clip, operator=None, zone=ZoneInfo("Asia/Taipei"))
-    assert found.source is TimeSource.CONTAINER and found.at(2.5) == datetime(2022, 5, 8, 17, 15, 49, 500000, tzinfo=UTC)
+    assert found.source is TimeSource.CONTAINER
+    assert found.at(2.5) == datetime(2022, 5, 8, 17, 15, 49, 500000, tzinfo=UTC)
 
 
 def test_no_container_time_in_the_hanoi_export() -> None:
