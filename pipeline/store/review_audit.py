@@ -68,8 +68,8 @@ def audit(
 
     report = AuditReport()
     broken = seal_audit.integrity_problems(db)
-    report.integrity = "ok" if not broken else "damaged"
-    report.problems.extend(AuditProblem("database integrity_check", line) for line in broken)
+    report.integrity = "not checked (PostgreSQL)" if broken is None else "damaged" if broken else "ok"
+    report.problems.extend(AuditProblem("database integrity_check", line) for line in broken or [])
     implied = _check_chain(db, report)
     _check_statuses(db, implied, report)
     keys = seal_audit.public_keys(db.data_dir, trusted_keys)

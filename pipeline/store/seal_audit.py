@@ -31,10 +31,11 @@ def _problem(subject: str, detail: str) -> AuditProblem:
     return AuditProblem(subject, detail)
 
 
-def integrity_problems(db: Database) -> list[str]:
-    """SQLite's `PRAGMA integrity_check` (anything but "ok"); PostgreSQL checks its pages itself."""
+def integrity_problems(db: Database) -> list[str] | None:
+    """SQLite's `PRAGMA integrity_check` (anything but "ok"); None on PostgreSQL, which has no
+    such check built in (its page checksums and the `amcheck` extension are the server's)."""
     if db.engine.dialect.name != "sqlite":
-        return []
+        return None
     with db.engine.connect() as conn:
         rows = [str(r[0]) for r in conn.execute(text("PRAGMA integrity_check"))]
     return [] if rows == ["ok"] else rows
