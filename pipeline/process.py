@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from detector.hashing import sha256_file
 from detector.weights import ResolvedWeights, resolve
@@ -88,8 +89,10 @@ def fit_scene(scene: Scene, width: int, height: int, warnings: list[str]) -> Sce
     return scene.scaled_to(width, height)
 
 
-def recorded_time(path: Path, scene: Scene, recorded_at: str | None, timezone: str | None) -> RecordedTime:
-    """When frame 0 of `path` was recorded (operator, container, file name; the on-screen clock checks).
+def _operator_time(
+    scene: Scene, recorded_at: str | None, timezone: str | None
+) -> tuple[ZoneInfo | None, datetime | None]:
+    """The camera's zone (--timezone, else the scene's) and the operator's --recorded-at in UTC.
 
     Raises:
         TimeError: a bad --recorded-at or time zone.
@@ -101,7 +104,11 @@ def recorded_time(path: Path, scene: Scene, recorded_at: str | None, timezone: s
         zone = zone_of(check_timezone(timezone) or scene.timezone)
     except ValueError as exc:
         raise TimeError(f"--timezone: {exc}") from None
-    operator = parse_operator_time(recorded_at, zone) if recorded_at else None
+    return zone, parse_operator_time(recorded_at, zone) if recorded_at else None
+
+
+def recorded_time(path: Path, scene: Scene, zone: ZoneInfo | None, operator: datetime | None) -> RecordedTime:
+    """When frame 0 of `path` was recorded (operator, container, file name; the on-screen clock checks)."""
     read_osd = None
     if scene.osd_clock is not None:
         from pipeline.timing.osd import read_start_time
@@ -154,13 +161,14 @@ def process_video(
     source = VideoFile(video, analysis_fps=settings.analysis_fps)
     warnings: list[str] = []
     scene = fit_scene(scene, source.width, source.height, warnings)
-    recorded = recorded_time(source.path, scene, recorded_at, timezone)
-    warnings.extend(recorded.warnings)
-    for w in recorded.warnings:
-        log.warning(w)
+    zone, operator = _operator_time(scene, recorded_at, timezone)  # a bad --recorded-at fails here, early
     rules = build_rules(scene, settings.enable, settings.disable)
     db = open_database(db_url, data_dir)
     detector, weights = _load_detector(settings)
+    recorded = recorded_time(source.path, scene, zone, operator)
+    warnings.extend(recorded.warnings)
+    for w in recorded.warnings:
+        log.warning(w)
     # a downloaded asset (yolov8n.pt) is identified by its name
     model_sha = weights.sha256() or hashlib.sha256(f"asset:{weights.path}".encode()).hexdigest()
     video_sha = sha256_file(source.path)
