@@ -17,6 +17,7 @@ from pipeline.store.review_repo import GENESIS_HASH, entry_hash
 from pipeline.store.seals import seal_content
 from review.cli import register
 from tests.databases import database_env, on_postgresql, sql
+from tests.review.conftest import add_violation, new_run
 
 APP = typer.Typer()
 register(APP)
@@ -147,3 +148,15 @@ def test_a_violation_inserted_without_a_seal(run, db, decided):
     err = _verify_fails(run)
     assert f"violation {decided[2]}: has no seal" in err
     assert "seal #3: deleted" in err
+
+
+def test_seals_of_a_rotated_key_still_verify(run, db, decided):
+    r = run("audit", "rotate-key")
+    assert r.exit_code == 0, r.output
+    add_violation(db, new_run(db), 4)  # sealed with the new key
+    assert run("review", "confirm", f"{4:032x}", "--as", "rita").exit_code == 0
+    r = run("audit", "verify")
+    assert r.exit_code == 0, r.output
+    assert "4 seal(s), 9 checkpoint(s)" in r.stdout
+    keys = {s[0] for s in sql(db.data_dir, "SELECT DISTINCT key_id FROM violation_seals")}
+    assert len(keys) == 2
