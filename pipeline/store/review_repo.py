@@ -21,12 +21,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipeline.errors import TrafficcamError
-from pipeline.seal import checkpoints
 from pipeline.seal.keys import load_signing_key
 from pipeline.store.columns import ID_LENGTH, utc_now
 from pipeline.store.db import Database
 from pipeline.store.models import ReviewRow, UserRow, ViolationRow
 from pipeline.store.records import ReviewDecision, UserRole, ViolationStatus, require_aware
+from pipeline.store.seals import checkpoint
 from pipeline.timing.recorded import KNOWN_SOURCES
 
 CONFIRMABLE_TIME_SOURCES = frozenset(s.value for s in KNOWN_SOURCES)
@@ -252,7 +252,7 @@ def decide(
                     # one appender at a time: racing for the chain's end would make all but one retry
                     s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
                 record = _append(s, public_id, reviewer, entry, when, expected_last_review_id)
-            checkpoints.append(db.data_dir, key, "reviews", record.id, record.entry_hash)
+            checkpoint(db, key, "reviews", record.id, record.entry_hash)
             return record
         except IntegrityError:
             # Another decision took the same place in the chain (PostgreSQL); read the new end, retry.

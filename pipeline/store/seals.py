@@ -9,6 +9,7 @@ goes to the checkpoint file.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,7 @@ from pipeline.store.db import Database
 from pipeline.store.models import EvidenceRow, RunRow, SealRow, ViolationRow
 from pipeline.store.records import EvidenceKind
 
+log = logging.getLogger(__name__)
 _SEAL_LOCK_KEY = 0x7365_616C  # "seal": PostgreSQL advisory lock held while appending a seal
 
 
@@ -66,8 +68,15 @@ def add_seal(s: Session, v: ViolationRow, evidence: Sequence[EvidenceRow], key: 
 
 
 def checkpoint(db: Database, key: SigningKey, chain: str, entry_id: int, entry_hash: str) -> None:
-    """Write the new head of a chain to the checkpoint file (after its transaction committed)."""
-    checkpoints.append(db.data_dir, key, chain, entry_id, entry_hash)
+    """Write the new head of a chain to the checkpoint file (after its transaction committed).
+
+    The record is already committed (and a seal signed): a checkpoint that cannot be written is
+    logged as an error, and the next one written covers this entry's chain position too.
+    """
+    try:
+        checkpoints.append(db.data_dir, key, chain, entry_id, entry_hash)
+    except OSError as exc:
+        log.error("could not write the audit checkpoint for %s #%d: %s", chain, entry_id, exc)
 
 
 def current_content(s: Session, violation_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
