@@ -104,6 +104,7 @@ class CameraPipeline:
         self.recorder = EvidenceRecorder(
             data_dir, scene, fps, pre_s=pre_s, post_s=post_s, signal_colour_at=self.colour_at,
             track_lookup=self.tracks.get, stream=stream, read_again=read_again,
+            time_known=time_source not in ("unknown", "run_clock"),
         )  # fmt: skip
         self.reported: list[Reported] = []
         self.stats = CameraStats()
