@@ -12,7 +12,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -68,6 +68,8 @@ class CameraPipeline:
         stream: timestamps are wall-clock seconds (the evidence data bar shows no video time).
         read_again: gives back frames by index for evidence (a file source's `read_again`); without
             it, frames that arrive without JPEG bytes are encoded as they arrive.
+        time_source: where `occurred_at`'s times come from (`pipeline.timing.TimeSource`), stored
+            with each violation.
     """
 
     def __init__(
@@ -88,11 +90,13 @@ class CameraPipeline:
         keep_reported: bool = True,
         stream: bool = False,
         read_again: ReadAgain | None = None,
+        time_source: str = "unknown",
     ):
         self.scene, self.detector, self.db, self.run_id = scene, detector, db, run_id
         detector.look_at(scene.detection_windows())  # the scene's region of interest and tiles, if any
         self.dedup_key, self.occurred_at, self.post_s = dedup_key, occurred_at, post_s
         self.on_stored, self.keep_reported = on_stored, keep_reported
+        self.time_source = time_source
         self.board = SignalBoard([s.id for s in scene.signals])
         self.reader = SignalReader([(s.id, s.box) for s in scene.signals])
         self.tracks = TrackStore(max_age_s=max(5.0, pre_s + post_s))
@@ -100,6 +104,7 @@ class CameraPipeline:
         self.recorder = EvidenceRecorder(
             data_dir, scene, fps, pre_s=pre_s, post_s=post_s, signal_colour_at=self.colour_at,
             track_lookup=self.tracks.get, stream=stream, read_again=read_again,
+            time_known=time_source not in ("unknown", "run_clock"),
         )  # fmt: skip
         self.reported: list[Reported] = []
         self.stats = CameraStats()
@@ -139,7 +144,7 @@ class CameraPipeline:
         stage["rules"] += time.perf_counter() - t
         t = time.perf_counter()
         for violation in found:
-            self._start_evidence(violation)
+            self._start_evidence(self._with_onset(violation))
         stage["database"] += time.perf_counter() - t
         return found
 
@@ -158,6 +163,15 @@ class CameraPipeline:
             sid: [{"start_frame": s.since_frame, "colour": s.colour.value} for s in changes]
             for sid, changes in self.board.timelines().items()
         }
+
+    def _with_onset(self, violation: Violation) -> Violation:
+        """Mark a violation whose signal colour was already on when the source began (or followed
+        an unreadable spell): its `seconds_into_colour` is then only a minimum."""
+        if violation.signal_id is None:
+            return violation
+        if self.board.onset_seen(violation.signal_id, violation.timestamp):
+            return violation
+        return replace(violation, details={**violation.details, "colour_onset": "before_source"})
 
     def _start_evidence(self, violation: Violation) -> None:
         key = self.dedup_key(violation)
@@ -187,7 +201,7 @@ class CameraPipeline:
             record, created = repo.record_violation(
                 self.db, job.violation, camera_id=self.scene.camera, run_id=self.run_id,
                 dedup_key=str(job.context), occurred_at=job.occurred_at, public_id=job.public_id,
-                evidence=evidence,
+                evidence=evidence, time_source=self.time_source,
             )  # fmt: skip
             self.stats.stage_s["database"] += time.perf_counter() - t
             evidence_paths = {k: ref.path for k, ref in record.evidence.items()}

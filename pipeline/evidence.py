@@ -27,6 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
@@ -102,6 +103,7 @@ class EvidenceRecorder:
         track_lookup: Callable[[int], Track | None] | None = None,
         stream: bool = False,
         read_again: ReadAgain | None = None,
+        time_known: bool = True,
     ):
         self.data_dir = Path(data_dir)
         self.scene = scene
@@ -115,6 +117,7 @@ class EvidenceRecorder:
         self._colour_at = signal_colour_at or (lambda sid, t: Colour.UNKNOWN)
         self._track_lookup = track_lookup or (lambda tid: None)
         self.stream = stream  # timestamps are wall-clock seconds, not seconds into a video
+        self.time_known = time_known  # False: the recording time is unknown, the data bar says so
         # frames -> images for frames kept without JPEG bytes (see VideoFile.read_again)
         self._read_again = read_again
 
@@ -313,11 +316,15 @@ class EvidenceRecorder:
             draw.signal_inset(out, image, head, colour_now.get(v.signal_id, Colour.UNKNOWN))
         offset = buffered.timestamp - v.timestamp
         frame_time = occurred_at + timedelta(seconds=offset)  # the time of this frame, not of the violation
-        local = frame_time.astimezone()
+        local = frame_time.astimezone(ZoneInfo(self.scene.timezone) if self.scene.timezone else None)
         when = local.strftime("%Y-%m-%d %H:%M:%S.%f")[:-5] + local.strftime(" %Z")
+        if not self.time_known:
+            when = f"TIME UNKNOWN (processed {local:%Y-%m-%d %H:%M})"
+        at_least = "at least " if v.details.get("colour_onset") == "before_source" else ""  # began before the video
         signal = (
             f"signal {v.signal_id}: {colour_now.get(v.signal_id, Colour.UNKNOWN).value} now;"
-            f" {v.signal_colour.value if v.signal_colour else '?'} for {v.seconds_into_colour:.1f} s at the crossing"
+            f" {v.signal_colour.value if v.signal_colour else '?'} for {at_least}{v.seconds_into_colour:.1f} s"
+            " at the crossing"
             if v.signal_id
             else "no signal for this rule"
         )

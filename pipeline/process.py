@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from detector.hashing import sha256_file
 from detector.weights import ResolvedWeights, resolve
@@ -23,6 +24,7 @@ from pipeline.scene import Scene, load_scene, scene_hash
 from pipeline.source import VideoFile
 from pipeline.store import repository as repo
 from pipeline.store.db import open_database
+from pipeline.timing.recorded import RecordedTime, parse_operator_time, resolve_recorded_time, zone_of
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ class ProcessResult:
     evidence_failures: int = 0
     stage_s: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     interrupted: bool = False
+    recorded: RecordedTime | None = None
 
     @property
     def video_s(self) -> float:
@@ -86,6 +89,45 @@ def fit_scene(scene: Scene, width: int, height: int, warnings: list[str]) -> Sce
     return scene.scaled_to(width, height)
 
 
+def _operator_time(
+    scene: Scene, recorded_at: str | None, timezone: str | None
+) -> tuple[ZoneInfo | None, datetime | None]:
+    """The camera's zone (--timezone, else the scene's) and the operator's --recorded-at in UTC.
+
+    Raises:
+        TimeError: a bad --recorded-at or time zone.
+    """
+    from pipeline.timing.recorded import TimeError
+    from pipeline.timing.site import check_timezone
+
+    try:
+        zone = zone_of(check_timezone(timezone) or scene.timezone)
+    except ValueError as exc:
+        raise TimeError(f"--timezone: {exc}") from None
+    return zone, parse_operator_time(recorded_at, zone) if recorded_at else None
+
+
+def recorded_time(path: Path, scene: Scene, zone: ZoneInfo | None, operator: datetime | None) -> RecordedTime:
+    """When frame 0 of `path` was recorded (operator, container, file name; the on-screen clock checks)."""
+    read_osd = None
+    if scene.osd_clock is not None:
+        from pipeline.timing.osd import read_start_time
+
+        clock = scene.osd_clock
+        read_osd = lambda: read_start_time(path, clock)  # noqa: E731
+    return resolve_recorded_time(path, operator=operator, zone=zone, read_osd=read_osd)
+
+
+def site_of(scene: Scene) -> dict[str, object] | None:
+    """The scene's location and offence codes, as a run keeps them for notices."""
+    site: dict[str, object] = {}
+    if scene.location is not None:
+        site["location"] = scene.location.model_dump(exclude_none=True)
+    if scene.offence_codes:
+        site["offence_codes"] = dict(scene.offence_codes)
+    return site or None
+
+
 def _load_detector(settings: ProcessSettings) -> tuple[YoloDetector, ResolvedWeights]:
     from detector.weights import WeightsError
 
@@ -104,11 +146,16 @@ def process_video(
     db_url: str | None = None,
     progress: ProgressFn | None = None,
     on_run: Callable[[int], None] | None = None,
+    recorded_at: str | None = None,
+    timezone: str | None = None,
 ) -> ProcessResult:
     """Run the whole pipeline over one video file and record what it finds.
 
-    `on_run` is told the run id as soon as the run is recorded (`trafficcam worker` keeps it in
-    its job, so a later attempt can mark the run of a killed worker interrupted).
+    `recorded_at` (ISO 8601, the operator's word) and `timezone` (IANA name, else the scene's) say
+    when frame 0 was recorded; without them the container, the file name and the scene's on-screen
+    clock are asked (`pipeline.timing`). `on_run` is told the run id as soon as the run is recorded
+    (`trafficcam worker` keeps it in its job, so a later attempt can mark the run of a killed worker
+    interrupted).
 
     Raises:
         SceneError, SourceError, ModelError, StorageError: before any frame is processed.
@@ -117,9 +164,14 @@ def process_video(
     source = VideoFile(video, analysis_fps=settings.analysis_fps)
     warnings: list[str] = []
     scene = fit_scene(scene, source.width, source.height, warnings)
+    zone, operator = _operator_time(scene, recorded_at, timezone)  # a bad --recorded-at fails here, early
     rules = build_rules(scene, settings.enable, settings.disable)
     db = open_database(db_url, data_dir)
     detector, weights = _load_detector(settings)
+    recorded = recorded_time(source.path, scene, zone, operator)
+    warnings.extend(recorded.warnings)
+    for w in recorded.warnings:
+        log.warning(w)
     # a downloaded asset (yolov8n.pt) is identified by its name
     model_sha = weights.sha256() or hashlib.sha256(f"asset:{weights.path}".encode()).hexdigest()
     video_sha = sha256_file(source.path)
@@ -136,18 +188,24 @@ def process_video(
         camera_id=scene.camera, source=str(source.path), source_sha256=video_sha, model_name=weights.name,
         model_sha256=model_sha, scene_sha256=scene_hash(scene), settings_json=settings_json,
         settings_hash=settings_hash, software_version=__version__, frames_expected=source.frames_expected,
+        recorded_at=recorded.start, time_source=recorded.source.value, timezone=timezone or scene.timezone,
+        site=site_of(scene),
     )
     if on_run is not None:
         on_run(run_id)
     result = ProcessResult(
-        run_id, scene.camera, str(source.path), source.fps, source.frames_expected, warnings=warnings
+        run_id, scene.camera, str(source.path), source.fps, source.frames_expected, warnings=warnings,
+        recorded=recorded,
     )
     pipeline = CameraPipeline(
         scene, rules, detector, db, data_dir, source.fps, run_id,
+        # the same file, settings and recording time give the same keys: no second row on a second run
         dedup_key=lambda v: hashlib.sha256(
             f"{video_sha}|{settings_hash}|{v.rule}|{v.where}|{v.track_id}|{v.frame_index}".encode()
+            + (f"|{recorded.start.isoformat()}".encode() if recorded.start else b"")
         ).hexdigest(),
-        occurred_at=lambda t: started + timedelta(seconds=t),
+        # unknown: the processing clock stands in, and the records say the time is unknown
+        occurred_at=lambda t: recorded.at(t) or started + timedelta(seconds=t), time_source=recorded.source.value,
         pre_s=settings.pre_s, post_s=settings.post_s, read_again=source.read_again,
     )  # fmt: skip
     try:

@@ -23,6 +23,9 @@ def build_report(result: ProcessResult, data_dir: Path) -> dict[str, Any]:
         "software_version": __version__,
         "data_dir": str(data_dir),
         "warnings": result.warnings,
+        # when frame 0 was recorded (UTC) and how that is known (README, "The time of an offence")
+        "recorded_at": result.recorded.start.isoformat() if result.recorded and result.recorded.start else None,
+        "time_source": result.recorded.source.value if result.recorded else None,
         "signals": result.signals,
         "violations": [
             {

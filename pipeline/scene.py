@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from detector.types import LABELS, Colour
 from pipeline.errors import SceneError
+from pipeline.timing.site import SITE_KEYS, Location, OsdClock, check_timezone
 
 Point = tuple[float, float]
 Label = Annotated[str, Field(pattern="^(" + "|".join(LABELS) + ")$")]
@@ -118,6 +119,13 @@ class Scene(_Strict):
     solid_lines: list[SolidLine] = []
     rules: RuleSettings = RuleSettings()
     detection: DetectionSettings = DetectionSettings()
+    # the site: where the camera is and its clock (pipeline/timing/site.py); not in scene_hash
+    timezone: str | None = None
+    location: Location | None = None
+    offence_codes: dict[Ident, Annotated[str, Field(min_length=1, max_length=100)]] | None = None
+    osd_clock: OsdClock | None = None
+
+    _check_timezone = field_validator("timezone")(check_timezone)
 
     def signal(self, signal_id: str) -> Signal:
         return next(s for s in self.signals if s.id == signal_id)
@@ -149,6 +157,9 @@ class Scene(_Strict):
                     for lane in self.lanes
                 ],
                 "solid_lines": [s.model_copy(update={"line": pts(s.line)}) for s in self.solid_lines],
+                "osd_clock": None if self.osd_clock is None else self.osd_clock.model_copy(
+                    update={"box": (self.osd_clock.box[0] * sx, self.osd_clock.box[1] * sy,
+                                    self.osd_clock.box[2] * sx, self.osd_clock.box[3] * sy)}),
             }
         )
 
@@ -348,5 +359,6 @@ def load_scene(path: str | Path) -> Scene:
 def scene_hash(scene: Scene) -> str:
     """SHA-256 of the scene's validated content (comments and key order do not matter)."""
     # the default detection settings are left out, so scenes written before they existed keep their hash
-    exclude = {"detection"} if scene.detection == DetectionSettings() else None
+    # the site keys (time zone, location, offence codes, on-screen clock) do not change what is found
+    exclude = set(SITE_KEYS) | ({"detection"} if scene.detection == DetectionSettings() else set())
     return hashlib.sha256(scene.model_dump_json(exclude=exclude).encode()).hexdigest()

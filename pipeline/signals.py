@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from collections import deque
 
-from detector.types import LightState
+from detector.types import Colour, LightState
 
 
 class SignalTimeline:
@@ -30,6 +30,13 @@ class SignalTimeline:
     def changes(self) -> list[LightState]:
         return list(self._states)
 
+    def onset_seen(self, timestamp: float) -> bool:
+        """Was the start of the colour shown at `timestamp` seen, i.e. did a known colour come
+        before it? False when it was already on at the first reading (or after an unknown spell)."""
+        starts = [s.since for s in self._states]
+        i = bisect.bisect_right(starts, timestamp) - 1
+        return i >= 1 and self._states[i - 1].colour is not Colour.UNKNOWN
+
 
 class SignalBoard:
     """All signal heads of a scene; implements the rules' `SignalBoard` protocol."""
@@ -44,6 +51,11 @@ class SignalBoard:
     def state_at(self, signal_id: str, timestamp: float) -> LightState | None:
         timeline = self._timelines.get(signal_id)
         return None if timeline is None else timeline.state_at(timestamp)
+
+    def onset_seen(self, signal_id: str, timestamp: float) -> bool:
+        """Whether the colour of `signal_id` at `timestamp` began while it was watched."""
+        timeline = self._timelines.get(signal_id)
+        return timeline is not None and timeline.onset_seen(timestamp)
 
     def timelines(self) -> dict[str, list[LightState]]:
         return {sid: t.changes() for sid, t in self._timelines.items()}

@@ -252,17 +252,28 @@ def audit_verify(
     data_dir: DataDirOpt = Path("trafficcam-data"),
     db: DbOpt = None,
     files: Annotated[bool, typer.Option("--files/--no-files", help="Also hash every evidence file.")] = True,
+    trusted_keys: Annotated[
+        Path | None,
+        typer.Option("--trusted-keys", help="Folder of public keys (*.pub) kept off this machine, trusted too."),
+    ] = None,
 ) -> None:
-    """Check the review log's hash chain, statuses against the log, and every evidence file's
-    SHA-256. Prints each thing altered; exits 1 when anything is."""
+    """Check the database's integrity, the review log's hash chain, statuses against the log, every
+    violation's seal (fields, evidence hashes, chain, Ed25519 signature), the checkpoint file, and
+    every evidence file's SHA-256. Prints each thing altered; exits 1 when anything is."""
     try:
-        report = audit(open_db(data_dir, db), check_files=files)
+        report = audit(open_db(data_dir, db), check_files=files, trusted_keys=trusted_keys)
     except TrafficcamError as exc:
         raise _fail(exc) from None
     files_note = f"{report.evidence_files} evidence file(s)" if files else "evidence files not checked"
     if report.evidence_skipped:
         files_note += f" ({report.evidence_skipped} removed by retention, skipped)"
-    summary = f"{report.reviews} review log entries, {report.violations} violation(s), {files_note}"
+    seals_note = f"{report.seals} seal(s)"
+    if report.unsealed:
+        seals_note += f" ({report.unsealed} older violation(s) unsealed)"
+    summary = (
+        f"database integrity {report.integrity}, {seals_note}, {report.checkpoints} checkpoint(s); "
+        f"{report.reviews} review log entries, {report.violations} violation(s), {files_note}"
+    )
     if report.ok:
         console.print(f"[green]ok[/] {summary}: nothing altered", highlight=False)
         return
@@ -270,6 +281,21 @@ def audit_verify(
     for problem in report.problems:
         err_console.print(f"  {problem}", highlight=False, markup=False)
     raise typer.Exit(1)
+
+
+@audit_app.command("rotate-key")
+def audit_rotate_key(data_dir: DataDirOpt = Path("trafficcam-data")) -> None:
+    """Make a new signing key; the old public key stays in <data dir>/audit/public-keys to verify
+    older seals. Stop the services that sign (process, watch, serve) first."""
+    from pipeline.seal.keys import key_path, rotate
+
+    try:
+        old, new = rotate(data_dir)
+    except OSError as exc:
+        raise _fail(ReviewError(f"cannot rotate the signing key {key_path(data_dir)}: {exc}")) from None
+    kept = data_dir / "audit" / "public-keys"
+    console.print(f"signing key {key_path(data_dir)}: {old or '(none)'} -> {new}; keep a copy of {kept} "
+                  "elsewhere and destroy the retired private key", highlight=False)  # fmt: skip
 
 
 # -- export -----------------------------------------------------------------------------
@@ -284,10 +310,15 @@ def export(
     ] = None,
     camera: Annotated[str | None, typer.Option("--camera", help="Only this camera.")] = None,
     rule: Annotated[str | None, typer.Option("--rule", help="Only this rule.")] = None,
+    offence_codes: Annotated[
+        Path | None,
+        typer.Option("--offence-codes", help="YAML: rule -> the authority's offence code (default: the scenes')."),
+    ] = None,
     data_dir: DataDirOpt = Path("trafficcam-data"),
     db: DbOpt = None,
 ) -> None:
-    """Export violations (confirmed ones by default) with their latest review and evidence hashes."""
+    """Export violations (confirmed ones by default), one row per offence, with what a notice needs:
+    plate, local time and zone, location, offence code, evidence and source hashes, reviewer."""
     from dataclasses import replace
 
     from review.export import FORMATS, write_rows, write_zip
@@ -297,25 +328,41 @@ def export(
     if fmt == "zip" and str(output) == "-":
         raise _fail(ReviewError("a zip cannot go to stdout; give a file with -o"))
     flt = replace(status_filter(status), camera=camera, rule=rule, since=parse_since(since))
+    codes = read_offence_codes(offence_codes) if offence_codes else None
     database = open_db(data_dir, db)
     try:
         if fmt == "zip":
             with output.open("wb") as f:
-                problems = write_zip(database, flt, f)
+                problems = write_zip(database, flt, f, offence_codes=codes)
             for p in problems:
                 err_console.print(f"[yellow]left out:[/] {p}", highlight=False)
             console.print(f"wrote {output}", highlight=False)
             return
         if str(output) == "-":
-            write_rows(database, flt, fmt, sys.stdout)
+            write_rows(database, flt, fmt, sys.stdout, offence_codes=codes)
             return
         with output.open("w", encoding="utf-8", newline="") as f:
-            count = write_rows(database, flt, fmt, f)
+            count = write_rows(database, flt, fmt, f, offence_codes=codes)
     except OSError as exc:
         raise _fail(ReviewError(f"cannot write {output}: {exc.strerror or exc}")) from None
     except TrafficcamError as exc:
         raise _fail(exc) from None
     console.print(f"wrote {count} violation(s) to {output}", highlight=False)
+
+
+def read_offence_codes(path: Path) -> dict[str, str]:
+    """A YAML mapping of rule name -> offence code, or exit 2 saying what is wrong with it."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise _fail(ReviewError(f"--offence-codes {path}: cannot read it: {exc}")) from None
+    if isinstance(data, dict) and set(data) == {"offence_codes"}:
+        data = data["offence_codes"]
+    if not isinstance(data, dict) or not all(isinstance(v, str | int) for v in data.values()):
+        raise _fail(ReviewError(f"--offence-codes {path}: expected a mapping such as 'red_light: \"5.5.a\"'"))
+    return {str(k): str(v) for k, v in data.items()}
 
 
 def parse_since(raw: str | None) -> datetime | None:

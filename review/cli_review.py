@@ -16,6 +16,7 @@ from pipeline.store.records import ReviewDecision
 from pipeline.store.review_audit import check_evidence_file, evidence_problems
 from pipeline.store.review_queries import queue_page, violation_detail
 from pipeline.store.review_repo import RejectReason, ReviewError, decide
+from pipeline.timing.site import camera_time as camera_time_of
 from review.cli import open_db, status_filter
 
 review_app = typer.Typer(
@@ -65,10 +66,15 @@ def review_show(public_id: IdArg, data_dir: DataDirOpt = Path("trafficcam-data")
     if d is None:
         raise _fail(ReviewError(f"no violation {public_id!r}; `trafficcam review list` shows them"))
     v = d.item
-    signal = f"{d.signal_id}: {v.signal_colour} for {v.seconds_into_colour:.1f} s" if v.signal_colour else "none"
+    at_least = "at least " if v.colour_onset_seen is False else ""  # the colour began before the video did
+    signal = f"{d.signal_id}: {v.signal_colour} for {at_least}{v.seconds_into_colour:.1f} s" if v.signal_colour else ""
+    signal = signal or "none"
+    known = v.time_source not in ("unknown", "run_clock")
+    camera_time = f"{camera_time_of(v.occurred_at, d.timezone)}, source {v.time_source}" if known else (
+        f"time unknown (source {v.time_source}): cannot be confirmed")
     rows = [
         ("violation", v.public_id), ("status", v.status.value), ("camera", v.camera_id),
-        ("time (UTC)", v.occurred_at.isoformat()), ("rule", f"{v.rule} at {v.where}"),
+        ("time (UTC)", v.occurred_at.isoformat()), ("camera time", camera_time), ("rule", f"{v.rule} at {v.where}"),
         ("vehicle", f"{v.label}, track #{d.track_id}, confidence {v.confidence:.2f}"),
         ("video", f"{d.time_s:.2f} s, frame {d.frame_index}"), ("signal", signal), ("plate", v.plate_text or ""),
         ("run", f"#{d.run_id} {d.source}"), ("model", f"{d.model_name} {d.model_sha256}"),

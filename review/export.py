@@ -9,7 +9,7 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any
 
 from pipeline.store.db import Database
@@ -23,8 +23,22 @@ CSV_FIELDS = [f for f in EXPORT_FIELDS if f != "evidence_sha256"] + [f"sha256_{k
 _EXT = {"image/jpeg": ".jpg", "image/png": ".png", "video/mp4": ".mp4"}
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula (it starts with =, +, -, @, a tab or a
+    carriage return), made plain text with a leading apostrophe; other values unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    if isinstance(value, list):
+        return neutralise(" ".join(str(v) for v in value))
+    return value
+
+
 def csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """CSV text, header first, one chunk per row (evidence hashes as ``sha256_<kind>`` columns)."""
+    """CSV text, header first, one chunk per row (evidence hashes as ``sha256_<kind>`` columns);
+    cells that would start a formula are neutralised (`neutralise`)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
     writer.writeheader()
@@ -32,7 +46,7 @@ def csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
         flat = dict(row)
         for kind, sha in (flat.pop("evidence_sha256", None) or {}).items():
             flat[f"sha256_{kind}"] = sha
-        writer.writerow(flat)
+        writer.writerow({k: neutralise(v) for k, v in flat.items()})
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -47,13 +61,20 @@ def json_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     yield "\n]\n"
 
 
-def write_rows(db: Database, flt: QueueFilter, fmt: str, out: IO[str], public_ids: Sequence[str] | None = None) -> int:
-    """Write the matching violations to `out` as ``csv`` or ``json``; return how many."""
+def write_rows(
+    db: Database,
+    flt: QueueFilter,
+    fmt: str,
+    out: IO[str],
+    public_ids: Sequence[str] | None = None,
+    offence_codes: Mapping[str, str] | None = None,
+) -> int:
+    """Write the matching violations to `out` as ``csv`` or ``json``; return how many rows (offences)."""
     count = 0
 
     def counted() -> Iterator[dict[str, Any]]:
         nonlocal count
-        for row in export_rows(db, flt, public_ids):
+        for row in export_rows(db, flt, public_ids, offence_codes=offence_codes):
             count += 1
             yield row
 
@@ -63,14 +84,20 @@ def write_rows(db: Database, flt: QueueFilter, fmt: str, out: IO[str], public_id
     return count
 
 
-def write_zip(db: Database, flt: QueueFilter, out: IO[bytes], public_ids: Sequence[str] | None = None) -> list[str]:
+def write_zip(
+    db: Database,
+    flt: QueueFilter,
+    out: IO[bytes],
+    public_ids: Sequence[str] | None = None,
+    offence_codes: Mapping[str, str] | None = None,
+) -> list[str]:
     """A zip of the matching violations: ``violations.csv``, ``violations.json``, each evidence
     file as ``<public id>/<kind>.<ext>`` and ``SHA256SUMS`` (``sha256sum -c`` checks it).
 
     Files missing or altered since they were recorded are left out and listed in
     ``PROBLEMS.txt``; the returned list says the same.
     """
-    rows = list(export_rows(db, flt, public_ids))
+    rows = export_rows(db, flt, public_ids, offence_codes=offence_codes)
     root = db.data_dir.resolve()
     sums, problems = [], []
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:  # JPEG / H.264 do not compress

@@ -16,6 +16,7 @@ from pipeline.store.columns import ID_LENGTH
 from pipeline.store.records import ViolationStatus
 from pipeline.store.review_queries import QueueFilter
 from pipeline.store.review_repo import RejectReason
+from pipeline.timing.site import camera_time
 from review.csrf import csrf_token
 from review.params import choice, clean_text, parse_day
 
@@ -50,6 +51,7 @@ def zone_name() -> str:
 
 
 TEMPLATES.env.filters["local"] = local_time
+TEMPLATES.env.filters["camera_time"] = camera_time
 TEMPLATES.env.filters["rule_label"] = lambda rule: RULE_LABELS.get(rule, rule.replace("_", " ").capitalize())
 TEMPLATES.env.filters["reason_label"] = lambda r: REJECT_LABELS.get(r, r) if r else ""
 TEMPLATES.env.globals["zone_name"] = zone_name

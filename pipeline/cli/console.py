@@ -12,6 +12,8 @@ from rich.table import Table
 from pipeline.evaluation import ClipResult, evaluate_clip, format_table, load_truth
 from pipeline.process import ProcessResult, ProcessSettings, process_video
 from pipeline.report import build_report, write_report
+from pipeline.scene import load_scene
+from pipeline.timing.recorded import zone_of
 
 
 def run_process(
@@ -23,8 +25,11 @@ def run_process(
     report: Path | None,
     console: Console,
     show_progress: bool,
+    recorded_at: str | None = None,
+    timezone: str | None = None,
 ) -> ProcessResult:
     """Process a video with a progress bar, print the summary, write the report."""
+    when = {"recorded_at": recorded_at, "timezone": timezone}
     if show_progress:
         columns = (
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -37,9 +42,12 @@ def run_process(
                 elapsed = bar.tasks[0].elapsed or 0.0
                 bar.update(task, completed=done, total=total, fps=done / elapsed if elapsed else 0.0)
 
-            result = process_video(video, scene, settings, data_dir, db_url, on_progress)
+            result = process_video(video, scene, settings, data_dir, db_url, on_progress, **when)
     else:
-        result = process_video(video, scene, settings, data_dir, db_url)
+        result = process_video(video, scene, settings, data_dir, db_url, **when)
+    if result.recorded is not None:
+        zone = zone_of(timezone or load_scene(scene).timezone)
+        console.print(f"time: {result.recorded.describe(zone)}", highlight=False)
     print_summary(result, data_dir, console)
     if report is not None:
         write_report(build_report(result, data_dir), report)

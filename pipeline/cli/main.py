@@ -137,6 +137,13 @@ def process(
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Enable a rule (repeatable).")] = None,
     no_rule: Annotated[list[str] | None, typer.Option("--no-rule", help="Disable a rule (repeatable).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")] = True,
+    recorded_at: Annotated[
+        str | None,
+        typer.Option("--recorded-at", help="Wall-clock time of the first frame, ISO 8601 (2022-09-25T16:15:00+07:00)."),
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option("--timezone", help="The camera's IANA time zone (default: the scene's `timezone`).")
+    ] = None,
 ) -> None:
     """Find violations in a recorded video and store them with their evidence."""
     from pipeline.cli.console import run_process
@@ -147,7 +154,8 @@ def process(
         enable=tuple(rule or ()), disable=tuple(no_rule or ()),
     )
     try:
-        run_process(video, scene, settings, data_dir, db, report, console, progress and console.is_terminal)
+        run_process(video, scene, settings, data_dir, db, report, console, progress and console.is_terminal,
+                    recorded_at=recorded_at, timezone=timezone)
     except TrafficcamError as exc:
         raise _fail(exc) from None
     except ValueError as exc:  # bad option combinations (unknown rule names, ...)

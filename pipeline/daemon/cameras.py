@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.daemon.streams import describe_source, is_file_source
 from pipeline.errors import CamerasError, SceneError
@@ -26,6 +26,7 @@ from pipeline.scene import (
     read_yaml_with_lines,
     scene_hash,
 )
+from pipeline.timing.site import check_timezone
 
 DEFAULT_MIN_FPS = 2.0
 """Analysis rate below which a camera is not enforcing: a vehicle crosses a stop line in well
@@ -48,6 +49,9 @@ class CameraConfig(BaseModel):
     loop: bool = False
     enabled: bool = True
     keep_days: Annotated[float, Field(gt=0)] | None = None
+    timezone: str | None = None  # IANA name; overrides the scene's `timezone`
+
+    _check_timezone = field_validator("timezone")(check_timezone)
 
     @model_validator(mode="after")
     def _loop_only_for_files(self) -> CameraConfig:
@@ -195,6 +199,8 @@ def _load_camera_scene(
     if scene.camera != cfg.id:
         notes.append(f"camera {cfg.id}: scene {scene_path.name} says camera {scene.camera!r}; records use {cfg.id!r}")
         scene = scene.model_copy(update={"camera": cfg.id})
+    if cfg.timezone is not None:
+        scene = scene.model_copy(update={"timezone": cfg.timezone})
     if cfg.source and is_file_source(cfg.source) and not _file_exists(cfg.source, base):
         problems.append((loc[:-1] + ("source",), f"no such file {cfg.source!r} (relative paths start at {base})"))
         return None

@@ -28,7 +28,7 @@ from pipeline.daemon.health import CameraHealth, Metrics
 from pipeline.daemon.settings import DiskGuard, WatchSettings
 from pipeline.daemon.streams import Backoff, SessionEnded, SessionStarted, StreamSource, describe_source
 from pipeline.errors import LeaseLostError, StorageError
-from pipeline.process import fit_scene
+from pipeline.process import fit_scene, site_of
 from pipeline.rules import Violation, build_rules
 from pipeline.scene import scene_hash
 from pipeline.source import Frame
@@ -192,7 +192,8 @@ class CameraWorker:
             self.db, camera_id=cfg.id, source=describe_source(self.source.source), model_name=self.ctx.weights.name,
             model_sha256=self.ctx.model_sha256, scene_sha256=scene_hash(scene), settings_json=settings_json,
             settings_hash=settings_hash, software_version=__version__,
-            started_at=datetime.fromtimestamp(started.at, UTC),
+            started_at=datetime.fromtimestamp(started.at, UTC), recorded_at=datetime.fromtimestamp(started.at, UTC),
+            time_source="stream_clock", timezone=scene.timezone, site=site_of(scene),
         )  # fmt: skip
         assert self.detector is not None
         self.detector.reset()  # tracks of the last connection mean nothing now
@@ -203,7 +204,7 @@ class CameraWorker:
 
         pipeline = CameraPipeline(
             scene, rules, self.detector, self.db, self.ctx.data_dir, started.fps, run_id,
-            dedup_key=dedup_key, occurred_at=lambda t: datetime.fromtimestamp(t, UTC),
+            dedup_key=dedup_key, occurred_at=lambda t: datetime.fromtimestamp(t, UTC), time_source="stream_clock",
             pre_s=s.pre_s, post_s=s.post_s, on_stored=self._stored, keep_reported=False, stream=True,
         )  # fmt: skip
         self.session = _Session(pipeline, run_id, time.time(), self.source.frames_dropped)

@@ -94,6 +94,11 @@ class RunRow(Base):
     frames_analysed: Mapped[Counter]
     frames_dropped: Mapped[Counter]
     frames_expected: Mapped[int | None]
+    # when frame 0 was recorded and how that is known (pipeline/timing); the site from the scene
+    recorded_at: Mapped[UTCTime | None]
+    time_source: Mapped[str] = mapped_column(String(32), default="unknown", server_default="run_clock")
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    site_json: Mapped[str | None] = mapped_column(Text)
 
 
 class ViolationRow(Base):
@@ -134,6 +139,10 @@ class ViolationRow(Base):
     evidence_removed_at: Mapped[UTCTime | None]
     evidence_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[CreatedAt]
+    # where occurred_at came from (pipeline.timing.TimeSource); "unknown" cannot be confirmed
+    time_source: Mapped[str] = mapped_column(String(32), default="unknown", server_default="run_clock")
+    # False: the signal's colour began before the video did, so seconds_into_colour is a minimum
+    colour_onset_seen: Mapped[bool | None]
 
     evidence: Mapped[list[EvidenceRow]] = relationship(
         back_populates="violation", lazy="raise", order_by="EvidenceRow.id"
@@ -149,6 +158,7 @@ class ViolationRow(Base):
         dedup_key: str,
         occurred_at: datetime,
         public_id: str | None = None,
+        time_source: str = "operator",
     ) -> ViolationRow:
         """Build a pending row from a rule's `Violation`.
 
@@ -159,6 +169,7 @@ class ViolationRow(Base):
             dedup_key: the caller's identity for this violation; a second row with it is refused.
             occurred_at: UTC-aware wall-clock time (for files: run start + `v.timestamp`).
             public_id: id used in evidence paths; a fresh uuid4 hex when None.
+            time_source: where `occurred_at` came from (a `pipeline.timing.TimeSource` value).
         """
         require_aware(occurred_at, "occurred_at")
         return cls(
@@ -184,6 +195,8 @@ class ViolationRow(Base):
             details_json=json.dumps(v.details, sort_keys=True),
             status=ViolationStatus.PENDING,
             created_at=utc_now(),
+            time_source=time_source,
+            colour_onset_seen=None if v.signal_colour is None else v.details.get("colour_onset") != "before_source",
         )
 
 
@@ -237,6 +250,24 @@ class ReviewRow(Base):
     decided_at: Mapped[UTCTime] = mapped_column(default=utc_now)
     prev_hash: Mapped[Sha256]
     entry_hash: Mapped[Sha256] = mapped_column(unique=True)
+
+
+class SealRow(Base):
+    """The seal of one violation: a hash over its fields and evidence hashes, chained to the seal
+    before it and signed (pipeline/seal). `content_json` is what was sealed, so an audit can name
+    the field that changed. Append-only, like the review log.
+    """
+
+    __tablename__ = "violation_seals"
+
+    id: Mapped[IntPK]
+    violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id"), unique=True)
+    content_json: Mapped[LongText]
+    prev_hash: Mapped[Sha256] = mapped_column(unique=True)
+    seal_hash: Mapped[Sha256] = mapped_column(unique=True)
+    key_id: Mapped[str] = mapped_column(String(32))
+    signature: Mapped[str] = mapped_column(String(128))
+    sealed_at: Mapped[UTCTime]
 
 
 class UserRow(Base):

@@ -157,6 +157,8 @@ class ViolationRecord:
     seconds_into_colour: float | None
     plate_text: str | None
     evidence: Mapping[str, EvidenceRef]
+    time_source: str = "operator"
+    colour_onset_seen: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ never ORM rows, so nothing outside `pipeline/store/` touches a session.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from detector.types import Box
 from pipeline.errors import StorageError
+from pipeline.seal.keys import load_signing_key
 from pipeline.store import outbox
 from pipeline.store.columns import DEDUP_KEY_LENGTH, ID_LENGTH, utc_now
 from pipeline.store.db import Database, failure_reason
@@ -30,6 +32,7 @@ from pipeline.store.records import (
     ViolationStatus,
     require_aware,
 )
+from pipeline.store.seals import add_seal, checkpoint
 
 if TYPE_CHECKING:
     from pipeline.rules.base import Violation
@@ -60,6 +63,10 @@ def start_run(
     source_sha256: str | None = None,
     frames_expected: int | None = None,
     started_at: datetime | None = None,
+    recorded_at: datetime | None = None,
+    time_source: str = "unknown",
+    timezone: str | None = None,
+    site: dict[str, Any] | None = None,
 ) -> int:
     """Record the start of a run (adding its camera if new) and return the run id.
 
@@ -67,6 +74,10 @@ def start_run(
         source: the file path or stream URL (pass it without credentials).
         settings_json: the effective settings, serialised; `settings_hash` is its hash.
         started_at: UTC-aware start time; now when None.
+        recorded_at: UTC-aware wall-clock time of the source's frame 0, when known.
+        time_source: where `recorded_at` came from (`pipeline.timing.TimeSource`).
+        timezone: the camera's IANA zone (times are shown in it).
+        site: the camera's location and offence codes, as the scene gives them.
     """
     for name, value, limit in (
         ("model_name", model_name, 200),
@@ -96,6 +107,10 @@ def start_run(
             frames_analysed=0,
             frames_dropped=0,
             frames_expected=frames_expected,
+            recorded_at=require_aware(recorded_at, "recorded_at") if recorded_at is not None else None,
+            time_source=time_source,
+            timezone=timezone,
+            site_json=json.dumps(site, sort_keys=True, ensure_ascii=False) if site else None,
         )
         s.add(run)
         s.flush()
@@ -169,6 +184,7 @@ def record_violation(
     occurred_at: datetime,
     evidence: Sequence[EvidenceFile],
     public_id: str | None = None,
+    time_source: str = "operator",
 ) -> tuple[ViolationRecord, bool]:
     """Store a violation and all its evidence rows in one transaction, once per `dedup_key`.
 
@@ -186,6 +202,11 @@ def record_violation(
         occurred_at: UTC-aware wall-clock time of the violation.
         evidence: the files already written for it, at most one per kind.
         public_id: the id used in its evidence paths; a fresh uuid4 hex when None.
+        time_source: where `occurred_at` came from (`pipeline.timing.TimeSource`; "unknown" cannot
+            be confirmed). The default trusts the caller's time, as given by an operator.
+
+    The violation is sealed in the same transaction (`pipeline.store.seals`) and the new head of the
+    seal chain is written to the checkpoint file after the commit.
 
     Returns:
         The stored record and whether this call created it.
@@ -209,7 +230,9 @@ def record_violation(
         dedup_key=dedup_key,
         occurred_at=occurred_at,
         public_id=public_id,
+        time_source=time_source,
     )
+    key = load_signing_key(db.data_dir)
     try:
         with db.session() as s:
             s.add(row)
@@ -218,6 +241,8 @@ def record_violation(
             s.add_all(files)
             s.flush()
             outbox.add_violation_event(s, row, files)  # same transaction: no record without its event
+            seal = add_seal(s, row, files, key)
+            sealed = (seal.id, seal.seal_hash)
             record = _violation_record(row, files)
     except IntegrityError as exc:
         # Most likely another process recorded the same key between our look and our insert.
@@ -228,6 +253,7 @@ def record_violation(
                 f"({failure_reason(exc, db.engine.url)}). Check that camera {camera_id!r} and run {run_id} exist."
             ) from exc
         return existing, False
+    checkpoint(db, key, "seals", *sealed)
     return record, True
 
 
@@ -323,6 +349,8 @@ def _violation_record(row: ViolationRow, evidence: Sequence[EvidenceRow]) -> Vio
         seconds_into_colour=row.seconds_into_colour,
         plate_text=row.plate_text,
         evidence={EvidenceKind(e.kind).value: EvidenceRef(e.path, e.sha256) for e in evidence},
+        time_source=row.time_source,
+        colour_onset_seen=row.colour_onset_seen,
     )
 
 

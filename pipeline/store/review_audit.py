@@ -41,6 +41,10 @@ class AuditReport:
     violations: int = 0
     evidence_files: int = 0
     evidence_skipped: int = 0
+    seals: int = 0
+    unsealed: int = 0
+    checkpoints: int = 0
+    integrity: str = "not checked"
     problems: list[AuditProblem] = field(default_factory=list)
 
     @property
@@ -49,12 +53,28 @@ class AuditReport:
         return not self.problems
 
 
-def audit(db: Database, *, check_files: bool = True, progress: Callable[[int], None] | None = None) -> AuditReport:
-    """Check the review log's hash chain, each violation's status against the log, and (with
-    `check_files`) every evidence file's SHA-256. `progress` is called with each file count."""
+def audit(
+    db: Database,
+    *,
+    check_files: bool = True,
+    progress: Callable[[int], None] | None = None,
+    trusted_keys: Path | None = None,
+) -> AuditReport:
+    """Check the database's integrity (SQLite), the review log's hash chain, each violation's
+    status against the log, every violation's seal and the checkpoint file (`seal_audit`), and
+    (with `check_files`) every evidence file's SHA-256. `progress` is called with each file count;
+    `trusted_keys` is a folder of public keys kept elsewhere, trusted beside the data dir's."""
+    from pipeline.store import seal_audit
+
     report = AuditReport()
+    broken = seal_audit.integrity_problems(db)
+    report.integrity = "not checked (PostgreSQL)" if broken is None else "damaged" if broken else "ok"
+    report.problems.extend(AuditProblem("database integrity_check", line) for line in broken or [])
     implied = _check_chain(db, report)
     _check_statuses(db, implied, report)
+    keys = seal_audit.public_keys(db.data_dir, trusted_keys)
+    seal_audit.check_seals(db, report, {vid: plate for vid, (_, plate) in implied.items()}, keys)
+    seal_audit.check_checkpoints(db, report, keys)
     if check_files:
         _check_evidence(db, report, progress)
     return report

@@ -1,31 +1,89 @@
-"""Violations as flat rows for export: each with its latest review entry and evidence hashes."""
+"""Violations as flat rows for export: each with its latest review entry and evidence hashes, and
+what a notice needs (local time with its zone, time source, camera location, offence code, the
+hashes of the source file, settings and model, software version).
+
+One offence found by two runs (other weights or settings, the same footage) is one row: rows of
+different runs match when camera, rule and place agree, their times are within `SAME_OFFENCE_S`
+and the vehicles' anchor points are within a box width of each other (`one_per_offence`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from detector.types import Box
 from pipeline.store.db import Database
-from pipeline.store.models import EvidenceRow, ReviewRow, RunRow, ViolationRow
+from pipeline.store.models import EvidenceRow, ReviewRow, RunRow, SealRow, ViolationRow
 from pipeline.store.records import EvidenceKind, ViolationStatus
 from pipeline.store.review_queries import QueueFilter
 from pipeline.store.review_repo import ReviewRecord, review_record
 
 EXPORT_FIELDS = (
-    "public_id", "camera", "rule", "where", "label", "track_id", "occurred_at", "video_time_s", "frame",
-    "signal_id", "signal_colour", "seconds_into_colour", "confidence", "plate_text", "status",
-    "decided_by", "decided_at", "decision", "reason", "note", "review_entry_hash",
-    "source", "model_name", "model_sha256", "scene_sha256", "evidence_sha256",
+    "public_id", "plate_text", "offence_code", "rule", "local_time", "timezone", "time_source", "occurred_at",
+    "camera", "address", "gps_lat", "gps_lon", "direction", "where", "label", "track_id", "video_time_s", "frame",
+    "signal_id", "signal_colour", "seconds_into_colour", "seconds_into_colour_is_minimum", "confidence", "status",
+    "decided_by", "decided_at", "decision", "reason", "note", "review_entry_hash", "seal_hash",
+    "source", "source_sha256", "settings_hash", "model_name", "model_sha256", "scene_sha256", "software_version",
+    "also_recorded_as", "evidence_sha256",
 )  # fmt: skip
+
+SAME_OFFENCE_S = 1.0
+"""Two runs' records of one camera, rule and place this close in time may be one offence."""
 
 
 def export_rows(
-    db: Database, flt: QueueFilter, public_ids: Sequence[str] | None = None, batch: int = 1000
-) -> Iterator[dict[str, Any]]:
-    """Violations matching `flt` (and `public_ids` when given), oldest first, as flat dicts
-    with the latest review entry and the SHA-256 of every evidence file (`EXPORT_FIELDS`)."""
+    db: Database,
+    flt: QueueFilter,
+    public_ids: Sequence[str] | None = None,
+    batch: int = 1000,
+    offence_codes: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Violations matching `flt` (and `public_ids` when given), oldest first, one row per offence
+    (`one_per_offence`), as flat dicts (`EXPORT_FIELDS`). `offence_codes` (rule -> code) replaces
+    the codes the scenes gave."""
+    rows = one_per_offence(_rows(db, flt, public_ids, batch))
+    for row in rows:
+        if offence_codes is not None:
+            row["offence_code"] = offence_codes.get(row["rule"])
+        row.pop("_box", None)
+        row.pop("_run", None)
+        row.pop("_at", None)
+    return rows
+
+
+def one_per_offence(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with the records of one offence by several runs folded into the first one (its
+    `also_recorded_as` lists the others' public ids). Rows of the same run never fold: one run
+    reports a vehicle once per rule and place."""
+    kept: list[dict[str, Any]] = []
+    by_place: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        same = by_place.setdefault((row["camera"], row["rule"], row["where"]), [])
+        match = next((k for k in same if _same_offence(k, row)), None)
+        if match is None:
+            row["also_recorded_as"] = []
+            same.append(row)
+            kept.append(row)
+        else:
+            match["also_recorded_as"].append(row["public_id"])
+    return kept
+
+
+def _same_offence(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    if a["_run"] == b["_run"] or abs((a["_at"] - b["_at"]).total_seconds()) > SAME_OFFENCE_S:
+        return False
+    (ax, ay), (bx, by) = a["_box"].anchor, b["_box"].anchor
+    reach = max(a["_box"].width, b["_box"].width)
+    return math.hypot(ax - bx, ay - by) <= reach
+
+
+def _rows(db: Database, flt: QueueFilter, public_ids: Sequence[str] | None, batch: int) -> Iterator[dict[str, Any]]:
     last_id = 0
     while True:
         with db.session() as s:
@@ -44,7 +102,12 @@ def export_rows(
             ids = [v.id for v, _ in pairs]
             latest = _latest_reviews(s, ids)
             hashes = _evidence_hashes(s, ids)
-            rows = [_export_row(v, run, latest.get(v.id), hashes.get(v.id, {})) for v, run in pairs]
+            seals = dict(s.execute(select(SealRow.violation_id, SealRow.seal_hash).where(
+                SealRow.violation_id.in_(ids))).tuples().all())  # fmt: skip
+            rows = [
+                {**_export_row(v, run, latest.get(v.id), hashes.get(v.id, {})), **_notice(v, run, seals.get(v.id))}
+                for v, run in pairs
+            ]
         yield from rows
         last_id = ids[-1]
 
@@ -78,6 +141,23 @@ def _export_row(v: ViolationRow, run: RunRow, review: ReviewRecord | None, hashe
         "scene_sha256": run.scene_sha256,
         "evidence_sha256": hashes,
     }
+
+
+def _notice(v: ViolationRow, run: RunRow, seal: str | None) -> dict[str, Any]:
+    """What a notice adds to a row: local time and zone, the site, the offence code, the hashes."""
+    site = json.loads(run.site_json) if run.site_json else {}
+    location = site.get("location", {})
+    gps = location.get("gps") or (None, None)
+    zone = run.timezone or "UTC"
+    return {
+        "local_time": v.occurred_at.astimezone(ZoneInfo(zone)).isoformat(timespec="milliseconds"),
+        "timezone": zone, "time_source": v.time_source, "offence_code": site.get("offence_codes", {}).get(v.rule),
+        "address": location.get("address"), "gps_lat": gps[0], "gps_lon": gps[1],
+        "direction": location.get("direction"), "seconds_into_colour_is_minimum": v.colour_onset_seen is False,
+        "seal_hash": seal, "source_sha256": run.source_sha256, "settings_hash": run.settings_hash,
+        "software_version": run.software_version,
+        "_box": Box(v.x1, v.y1, v.x2, v.y2), "_run": v.run_id, "_at": v.occurred_at,
+    }  # fmt: skip
 
 
 def _latest_reviews(s: Any, violation_ids: list[int]) -> dict[int, ReviewRecord]:

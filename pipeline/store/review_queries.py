@@ -67,6 +67,8 @@ class QueueItem:
     seconds_into_colour: float | None
     plate_text: str | None
     thumb_evidence_id: int | None
+    time_source: str = "operator"
+    colour_onset_seen: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,8 @@ class ViolationDetail:
     evidence_removed_at: datetime | None
     evidence: dict[str, EvidenceItem] = field(default_factory=dict)
     reviews: list[ReviewRecord] = field(default_factory=list)
+    timezone: str | None = None
+    source_sha256: str | None = None
 
     @property
     def last_review(self) -> ReviewRecord | None:
@@ -220,6 +224,8 @@ def violation_detail(db: Database, public_id: str) -> ViolationDetail | None:
             software_version=run.software_version,
             evidence_removed_at=v.evidence_removed_at,
             evidence=evidence,
+            timezone=run.timezone,
+            source_sha256=run.source_sha256,
         )
     detail.reviews.extend(reviews_of(db, public_id))
     return detail
@@ -312,6 +318,8 @@ def _queue_item(v: ViolationRow, thumb: int | None) -> QueueItem:
         seconds_into_colour=v.seconds_into_colour,
         plate_text=v.plate_text,
         thumb_evidence_id=thumb if v.evidence_removed_at is None else None,
+        time_source=v.time_source,
+        colour_onset_seen=v.colour_onset_seen,
     )
 
 

@@ -21,11 +21,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipeline.errors import TrafficcamError
+from pipeline.seal.keys import load_signing_key
 from pipeline.store import outbox
 from pipeline.store.columns import ID_LENGTH, utc_now
 from pipeline.store.db import Database
 from pipeline.store.models import ReviewRow, SessionRow, UserRow, ViolationRow
 from pipeline.store.records import ReviewDecision, UserRole, ViolationStatus, require_aware
+from pipeline.store.seals import checkpoint
+from pipeline.timing.recorded import KNOWN_SOURCES
+
+CONFIRMABLE_TIME_SOURCES = frozenset(s.value for s in KNOWN_SOURCES)
+"""A violation's time must come from one of these to be confirmed (not unknown, not the processing clock)."""
 
 GENESIS_HASH = "0" * 64
 """The `prev_hash` of the first entry of the review log."""
@@ -263,13 +269,16 @@ def decide(
     """
     entry = _checked_entry(decision, reason, note, plate_text)
     when = require_aware(decided_at or utc_now(), "decided_at").astimezone(UTC)
+    key = load_signing_key(db.data_dir)
     for attempt in range(_CHAIN_RETRIES):
         try:
             with db.session() as s:
                 if s.get_bind().dialect.name == "postgresql":
                     # one appender at a time: racing for the chain's end would make all but one retry
                     s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
-                return _append(s, public_id, reviewer, entry, when, expected_last_review_id)
+                record = _append(s, public_id, reviewer, entry, when, expected_last_review_id)
+            checkpoint(db, key, "reviews", record.id, record.entry_hash)
+            return record
         except IntegrityError:
             # Another decision took the same place in the chain (PostgreSQL); read the new end, retry.
             if attempt == _CHAIN_RETRIES - 1:
@@ -326,7 +335,14 @@ def _append(
     user = s.scalars(select(UserRow).where(UserRow.name == reviewer)).one_or_none()
     if user is None or user.disabled:
         raise ReviewError(f"{reviewer!r} is not an enabled user; add one with `trafficcam users add`")
-    violation_id = s.scalars(select(ViolationRow.id).where(ViolationRow.public_id == public_id)).one()
+    violation_id, time_source = s.execute(
+        select(ViolationRow.id, ViolationRow.time_source).where(ViolationRow.public_id == public_id)
+    ).one()
+    if entry.decision is ReviewDecision.CONFIRM and time_source not in CONFIRMABLE_TIME_SOURCES:
+        raise ReviewError(
+            f"violation {public_id} cannot be confirmed: the time of the offence is unknown (source {time_source!r}); "
+            "process the video again with --recorded-at, or reject it"
+        )
     latest = s.scalars(
         select(ReviewRow).where(ReviewRow.violation_id == violation_id).order_by(ReviewRow.id.desc()).limit(1)
     ).first()

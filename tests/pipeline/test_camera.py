@@ -53,7 +53,7 @@ def frame(i: int) -> Frame:
     return Frame(i, i / FPS, image, True, cv2.imencode(".jpg", image)[1].tobytes())
 
 
-def run(tmp_path, run_name: str):
+def run(tmp_path, run_name: str, time_source: str = "unknown"):
     db = open_test_database(tmp_path)
     run_id = repo.start_run(db, camera_id="unit", source=run_name, model_name="scripted", model_sha256="0" * 64,
                             scene_sha256="1" * 64, settings_json="{}", settings_hash="2" * 64, software_version="t")
@@ -61,7 +61,7 @@ def run(tmp_path, run_name: str):
     pipeline = CameraPipeline(
         SCENE, build_rules(SCENE), ScriptedDetector(), db, tmp_path, FPS, run_id,  # type: ignore[arg-type]
         dedup_key=lambda v: hashlib.sha256(f"{v.rule}|{v.track_id}|{v.frame_index}".encode()).hexdigest(),
-        occurred_at=lambda t: started + timedelta(seconds=t), pre_s=1.0, post_s=1.0,
+        occurred_at=lambda t: started + timedelta(seconds=t), pre_s=1.0, post_s=1.0, time_source=time_source,
     )  # fmt: skip
     for i in range(70):
         pipeline.on_frame(frame(i))
@@ -80,6 +80,13 @@ def test_violation_is_stored_with_evidence_and_signal_state(tmp_path):
         assert hashlib.sha256((tmp_path / path).read_bytes()).hexdigest() == sha
     assert pipeline.stats.frames_read == pipeline.stats.frames_analysed == 70
     assert pipeline.signal_timelines() == {"main": [{"start_frame": 0, "colour": "red"}]}
+
+
+def test_time_source_and_a_red_already_on_are_recorded(tmp_path):
+    db, run_id, _ = run(tmp_path, "stream", time_source="stream_clock")
+    (record,) = repo.list_violations(db, run_id=run_id)
+    assert record.time_source == "stream_clock"
+    assert record.colour_onset_seen is False  # red from the first frame: its seconds are a minimum
 
 
 def test_same_keys_again_add_nothing(tmp_path):
