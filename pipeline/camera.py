@@ -20,9 +20,11 @@ from detector.light import SignalReader
 from detector.riders import merge_riders
 from detector.types import Colour
 from detector.yolo import YoloDetector
+from pipeline import plates
 from pipeline.engine import RuleEngine
 from pipeline.errors import StorageError
 from pipeline.evidence import EvidenceJob, EvidenceRecorder, ReadAgain, WrittenFile
+from pipeline.plates import PlateReader
 from pipeline.rules.base import Rule, Violation
 from pipeline.scene import Scene
 from pipeline.signals import SignalBoard
@@ -68,6 +70,7 @@ class CameraPipeline:
         stream: timestamps are wall-clock seconds (the evidence data bar shows no video time).
         read_again: gives back frames by index for evidence (a file source's `read_again`); without
             it, frames that arrive without JPEG bytes are encoded as they arrive.
+        read_plates: read each violation's plate on the evidence writer's thread (`pipeline.plates`).
     """
 
     def __init__(
@@ -88,6 +91,7 @@ class CameraPipeline:
         keep_reported: bool = True,
         stream: bool = False,
         read_again: ReadAgain | None = None,
+        read_plates: bool = True,
     ):
         self.scene, self.detector, self.db, self.run_id = scene, detector, db, run_id
         detector.look_at(scene.detection_windows())  # the scene's region of interest and tiles, if any
@@ -100,6 +104,7 @@ class CameraPipeline:
         self.recorder = EvidenceRecorder(
             data_dir, scene, fps, pre_s=pre_s, post_s=post_s, signal_colour_at=self.colour_at,
             track_lookup=self.tracks.get, stream=stream, read_again=read_again,
+            plates=PlateReader() if read_plates else None,
         )  # fmt: skip
         self.reported: list[Reported] = []
         self.stats = CameraStats()
@@ -187,7 +192,7 @@ class CameraPipeline:
             record, created = repo.record_violation(
                 self.db, job.violation, camera_id=self.scene.camera, run_id=self.run_id,
                 dedup_key=str(job.context), occurred_at=job.occurred_at, public_id=job.public_id,
-                evidence=evidence,
+                evidence=evidence, plate=plates.suggestion(job.plate) if job.plate is not None else None,
             )  # fmt: skip
             self.stats.stage_s["database"] += time.perf_counter() - t
             evidence_paths = {k: ref.path for k, ref in record.evidence.items()}

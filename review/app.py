@@ -19,6 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.store.db import Database
+from pipeline.store.review_repo import UnreadablePlate
 from review.auth import Forbidden, LoginLimiter, LoginRequired
 from review.csrf import CsrfError
 from review.routes import admin, evidence, login, queue, violation
@@ -43,6 +44,7 @@ def create_app(
     secret_key: str,
     secure_cookies: bool = False,
     limiter: LoginLimiter | None = None,
+    unreadable_plate: UnreadablePlate = UnreadablePlate.PARK,
 ) -> FastAPI:
     """The review app on `db` (evidence paths are relative to `db.data_dir`).
 
@@ -50,12 +52,14 @@ def create_app(
         secret_key: signs the session cookies; keep it secret and the same across restarts.
         secure_cookies: send the session cookie over HTTPS only (set it behind TLS).
         limiter: the login rate limiter (default: 5 failures a minute per user and address).
+        unreadable_plate: what confirming with "plate unreadable" does (park or reject).
     """
     if len(secret_key) < 32:
         raise ValueError(f"secret_key must have at least 32 characters, got {len(secret_key)}")
     app = FastAPI(title="trafficcam review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.db = db
     app.state.limiter = limiter or LoginLimiter()
+    app.state.unreadable_plate = UnreadablePlate(unreadable_plate)
     app.state.static = {name: (_STATIC_DIR / name).read_bytes() for name in _STATIC}
     app.add_middleware(
         SessionMiddleware,

@@ -20,7 +20,7 @@ from pipeline.store.db import Database, open_database
 from pipeline.store.records import UserRole, ViolationStatus
 from pipeline.store.review_audit import audit
 from pipeline.store.review_queries import QueueFilter
-from pipeline.store.review_repo import ReviewError, add_user, list_users, set_user_disabled
+from pipeline.store.review_repo import ReviewError, UnreadablePlate, add_user, list_users, set_user_disabled
 
 users_app = typer.Typer(help="Who may log in to the review app.", no_args_is_help=True)
 audit_app = typer.Typer(help="Check that nothing was altered.", no_args_is_help=True)
@@ -78,6 +78,13 @@ def serve(
     secure_cookies: Annotated[
         bool, typer.Option("--secure-cookies", help="Send the session cookie over HTTPS only (behind TLS).")
     ] = False,
+    unreadable_plate: Annotated[
+        UnreadablePlate,
+        typer.Option(
+            "--unreadable-plate", envvar="TRAFFICCAM_UNREADABLE_PLATE",
+            help="Confirming with 'plate unreadable': park (stays pending, flagged) or reject.",
+        ),
+    ] = UnreadablePlate.PARK,
 ) -> None:
     """Start the review web app on the pipeline's database and evidence."""
     import uvicorn
@@ -86,7 +93,10 @@ def serve(
 
     database = open_db(data_dir, db)
     try:
-        app = create_app(database, secret_key=load_secret(data_dir, secret_key), secure_cookies=secure_cookies)
+        app = create_app(
+            database, secret_key=load_secret(data_dir, secret_key), secure_cookies=secure_cookies,
+            unreadable_plate=unreadable_plate,
+        )  # fmt: skip
     except (OSError, ValueError) as exc:
         raise _fail(ReviewError(f"cannot start the review app: {exc}")) from None
     if not list_users(database):

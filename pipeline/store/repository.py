@@ -18,11 +18,12 @@ from detector.types import Box
 from pipeline.errors import StorageError
 from pipeline.store.columns import DEDUP_KEY_LENGTH, ID_LENGTH, utc_now
 from pipeline.store.db import Database, failure_reason
-from pipeline.store.models import CameraRow, EvidenceRow, RunRow, ViolationRow
+from pipeline.store.models import CameraRow, EvidenceRow, PlateReadingRow, RunRow, ViolationRow
 from pipeline.store.records import (
     EvidenceFile,
     EvidenceKind,
     EvidenceRef,
+    PlateSuggestion,
     RunRecord,
     RunStatus,
     ViolationRecord,
@@ -168,6 +169,7 @@ def record_violation(
     occurred_at: datetime,
     evidence: Sequence[EvidenceFile],
     public_id: str | None = None,
+    plate: PlateSuggestion | None = None,
 ) -> tuple[ViolationRecord, bool]:
     """Store a violation and all its evidence rows in one transaction, once per `dedup_key`.
 
@@ -185,6 +187,7 @@ def record_violation(
         occurred_at: UTC-aware wall-clock time of the violation.
         evidence: the files already written for it, at most one per kind.
         public_id: the id used in its evidence paths; a fresh uuid4 hex when None.
+        plate: what the plate reader read, stored beside it as the reviewer's suggestion.
 
     Returns:
         The stored record and whether this call created it.
@@ -215,6 +218,8 @@ def record_violation(
             s.flush()  # the violation's id is needed by its evidence rows
             files = [EvidenceRow.from_file(row.id, f) for f in evidence]
             s.add_all(files)
+            if plate is not None:
+                s.add(PlateReadingRow.from_suggestion(row.id, plate))
             s.flush()
             record = _violation_record(row, files)
     except IntegrityError as exc:

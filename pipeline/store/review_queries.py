@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from pipeline.store.db import Database
-from pipeline.store.models import CameraRow, EvidenceRow, RunRow, ViolationRow
-from pipeline.store.records import EvidenceKind, ViolationStatus
+from pipeline.store.models import CameraRow, EvidenceRow, PlateReadingRow, RunRow, ViolationRow
+from pipeline.store.records import EvidenceKind, PlateSuggestion, ReviewDecision, ViolationStatus
 from pipeline.store.review_repo import ReviewRecord, reviews_of
 
 MAX_PAGE = 200
@@ -114,6 +114,13 @@ class ViolationDetail:
     evidence_removed_at: datetime | None
     evidence: dict[str, EvidenceItem] = field(default_factory=dict)
     reviews: list[ReviewRecord] = field(default_factory=list)
+    plate_reading: PlateSuggestion | None = None
+
+    @property
+    def parked(self) -> bool:
+        """Pending with the plate marked unreadable (the latest entry is a park)."""
+        last = self.last_review
+        return last is not None and last.decision is ReviewDecision.PARK
 
     @property
     def last_review(self) -> ReviewRecord | None:
@@ -203,6 +210,7 @@ def violation_detail(db: Database, public_id: str) -> ViolationDetail | None:
         files = s.scalars(select(EvidenceRow).where(EvidenceRow.violation_id == v.id).order_by(EvidenceRow.id))
         evidence = {EvidenceKind(e.kind).value: _evidence_item(e, public_id) for e in files}
         thumb = evidence.get("vehicle") or evidence.get("during")
+        reading = s.scalars(select(PlateReadingRow).where(PlateReadingRow.violation_id == v.id)).first()
         detail = ViolationDetail(
             item=_queue_item(v, thumb.id if thumb else None),
             frame_index=v.frame_index,
@@ -220,6 +228,7 @@ def violation_detail(db: Database, public_id: str) -> ViolationDetail | None:
             software_version=run.software_version,
             evidence_removed_at=v.evidence_removed_at,
             evidence=evidence,
+            plate_reading=reading.suggestion() if reading is not None else None,
         )
     detail.reviews.extend(reviews_of(db, public_id))
     return detail
