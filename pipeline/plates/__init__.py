@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import metadata
 
 from pipeline.plates.formats import PlateKind, PlateText, is_valid, normalise, parse
-from pipeline.plates.reader import FrameReading, PlateReader, PlateReading
+from pipeline.plates.reader import FrameReading, PlateReader, PlateReading, vote
 from pipeline.store.records import PlateSuggestion
 
 PLATE_FRAMES = 3
@@ -28,6 +28,7 @@ __all__ = [
     "normalise",
     "parse",
     "suggestion",
+    "vote",
 ]
 
 

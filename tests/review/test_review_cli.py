@@ -226,3 +226,30 @@ def test_load_secret_is_kept_private_and_reused(tmp_path):
     assert len(first) >= 48 and load_secret(tmp_path) == first
     assert (tmp_path / SECRET_FILE).stat().st_mode & 0o777 == 0o600
     assert load_secret(tmp_path, "given-" * 8) == "given-" * 8
+
+
+# -- plates ----------------------------------------------------------------------------------
+
+
+def test_confirm_needs_a_valid_plate_or_the_unreadable_reason(run, db, violations, reviewer):
+    r = run("review", "confirm", violations[0], "--as", "rita")
+    assert r.exit_code == 2 and "no plate is a plate number in a Vietnamese format" in r.stderr
+    r = run("review", "confirm", violations[0], "--as", "rita", "--plate", "ABC 123")
+    assert r.exit_code == 2 and "not a plate number in a Vietnamese format" in r.stderr
+    assert reviews_of(db, violations[0]) == []
+    r = run("review", "confirm", violations[0], "--as", "rita", "--plate", "30k 55978")
+    assert r.exit_code == 0 and "plate 30K-559.78" in r.stdout
+
+
+def test_unreadable_plate_parks_or_rejects_as_configured(run, db, violations, reviewer):
+    r = run("review", "confirm", violations[0], "--as", "rita", "--plate-unreadable")
+    assert r.exit_code == 0 and "parked" in r.stdout
+    [entry] = reviews_of(db, violations[0])
+    assert (entry.decision.value, entry.reason, entry.plate_text) == ("park", "plate_unreadable", None)
+    shown = run("review", "show", violations[0]).stdout
+    assert "pending (parked: plate unreadable)" in shown
+    r = run("review", "confirm", violations[1], "--as", "rita", "--plate-unreadable", "--unreadable-plate", "reject")
+    assert r.exit_code == 0 and "rejected" in r.stdout
+    assert "rejected" in run("review", "list", "--status", "rejected").stdout
+    assert violations[1] in run("review", "list", "--status", "rejected").stdout
+    assert violations[0] in run("review", "list").stdout  # parked stays in the pending queue
