@@ -148,7 +148,8 @@ def normalise(text: str) -> PlateText:
         lay for lay in LAYOUTS
         if len(lay.pattern) == len(c) and _coerce(c, lay.pattern, repair=False) == c and _province_ok(c)
     ]  # fmt: skip
-    fits.sort(key=lambda lay: (lay.kind is PlateKind.MOTORBIKE) != moto)
+    if moto:  # only a motorbike's top line ends after the province code
+        fits = [lay for lay in fits if lay.kind is PlateKind.MOTORBIKE]
     fits = [lay for lay in fits if _series_ok(c, lay)]
     if fits:
         return PlateText(fits[0].render(c), fits[0].kind, True)

@@ -48,7 +48,7 @@ def test_typed_plates_are_made_canonical(typed: str, canonical: str) -> None:
     assert normalise(typed).text == canonical and normalise(typed).valid and is_valid(canonical)
 
 
-@pytest.mark.parametrize("typed", ["30K-5S9.78", "ABC", "", "30K-559", "3OK-559.78", "<script>"])
+@pytest.mark.parametrize("typed", ["30K-5S9.78", "ABC", "", "30K-559", "3OK-559.78", "<script>", "61-B2 267"])
 def test_typed_plates_are_not_guessed(typed: str) -> None:
     assert not normalise(typed).valid and not is_valid(typed)
 
