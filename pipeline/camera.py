@@ -70,7 +70,8 @@ class CameraPipeline:
         stream: timestamps are wall-clock seconds (the evidence data bar shows no video time).
         read_again: gives back frames by index for evidence (a file source's `read_again`); without
             it, frames that arrive without JPEG bytes are encoded as they arrive.
-        read_plates: read each violation's plate on the evidence writer's thread (`pipeline.plates`).
+        read_plates: read each violation's plate on the evidence writer's thread (`pipeline.plates`);
+            None: unless the environment sets TRAFFICCAM_PLATES=off.
     """
 
     def __init__(
@@ -91,7 +92,7 @@ class CameraPipeline:
         keep_reported: bool = True,
         stream: bool = False,
         read_again: ReadAgain | None = None,
-        read_plates: bool = True,
+        read_plates: bool | None = None,
     ):
         self.scene, self.detector, self.db, self.run_id = scene, detector, db, run_id
         detector.look_at(scene.detection_windows())  # the scene's region of interest and tiles, if any
@@ -104,7 +105,7 @@ class CameraPipeline:
         self.recorder = EvidenceRecorder(
             data_dir, scene, fps, pre_s=pre_s, post_s=post_s, signal_colour_at=self.colour_at,
             track_lookup=self.tracks.get, stream=stream, read_again=read_again,
-            plates=PlateReader() if read_plates else None,
+            plates=PlateReader() if plates.enabled(read_plates) else None,
         )  # fmt: skip
         self.reported: list[Reported] = []
         self.stats = CameraStats()

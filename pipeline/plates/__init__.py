@@ -7,6 +7,7 @@ reviewer accepts or corrects.
 
 from __future__ import annotations
 
+import os
 from importlib import metadata
 
 from pipeline.plates.formats import PlateKind, PlateText, is_valid, normalise, parse
@@ -23,6 +24,7 @@ __all__ = [
     "PlateReader",
     "PlateReading",
     "PlateText",
+    "enabled",
     "engine_name",
     "is_valid",
     "normalise",
@@ -30,6 +32,13 @@ __all__ = [
     "suggestion",
     "vote",
 ]
+
+
+def enabled(asked: bool | None = None) -> bool:
+    """Whether to read plates: as asked, else unless TRAFFICCAM_PLATES=off (e.g. outside Vietnam)."""
+    if asked is not None:
+        return asked
+    return os.environ.get("TRAFFICCAM_PLATES", "on").strip().lower() not in ("off", "0", "no", "false")
 
 
 def engine_name() -> str:
