@@ -35,7 +35,7 @@ from detector.hashing import sha256_file
 from detector.types import Box, Colour, Observation, Track
 from pipeline import draw
 from pipeline.errors import StorageError
-from pipeline.plates import PLATE_FRAMES, PlateKind, PlateReader, PlateReading
+from pipeline.plates import PlateKind, PlateReader, PlateReading, clearest
 from pipeline.rules.base import Violation
 from pipeline.scene import Scene
 from pipeline.source import JPEG_QUALITY, Frame
@@ -209,7 +209,7 @@ class EvidenceRecorder:
         centre = by_index[picks["during"]].timestamp if picks else v.timestamp
         clip = [b for b in frames if centre - self.pre_s <= b.timestamp <= centre + self.post_s]
         sharpest = _sharpest(track, {b.index for b in clip} or set(by_index))
-        plate_obs = _clearest(track, {b.index for b in clip} or set(by_index)) if self._plates else []
+        plate_obs = clearest(track, {b.index for b in clip} or set(by_index)) if self._plates else []
         wanted = set(picks.values()) | ({sharpest.frame_index} if sharpest else set())
         wanted |= {o.frame_index for o in plate_obs}
         images: dict[int, np.ndarray] = {}  # the still images, kept while the clip's frames go by
@@ -355,20 +355,6 @@ def _sharpest(track: Track, available: set[int]) -> Observation | None:
     """The vehicle's clearest observation among the available frames: the largest confident box."""
     candidates: list[Observation] = [o for o in track.observations if o.frame_index in available]
     return max(candidates, key=lambda o: o.box.area * o.confidence) if candidates else None
-
-
-def _clearest(track: Track, available: set[int], n: int = PLATE_FRAMES) -> list[Observation]:
-    """Up to `n` observations for reading the plate: the largest confident boxes, at least a few
-    frames apart (neighbouring frames would repeat one reading instead of voting)."""
-    ranked = sorted((o for o in track.observations if o.frame_index in available),
-                    key=lambda o: o.box.area * o.confidence, reverse=True)  # fmt: skip
-    picked: list[Observation] = []
-    for o in ranked:
-        if all(abs(o.frame_index - p.frame_index) >= 3 for p in picked):
-            picked.append(o)
-        if len(picked) == n:
-            break
-    return picked
 
 
 def _vehicle_crop(image: np.ndarray, box: Box) -> np.ndarray:

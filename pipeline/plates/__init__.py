@@ -11,11 +11,8 @@ import os
 from importlib import metadata
 
 from pipeline.plates.formats import PlateKind, PlateText, is_valid, normalise, parse
-from pipeline.plates.reader import FrameReading, PlateReader, PlateReading, vote
+from pipeline.plates.reader import PLATE_FRAMES, FrameReading, PlateReader, PlateReading, clearest, vote
 from pipeline.store.records import PlateSuggestion
-
-PLATE_FRAMES = 3
-"""Frames of a track read and voted per violation (cost grows linearly; see README, Plates)."""
 
 __all__ = [
     "PLATE_FRAMES",
@@ -24,6 +21,7 @@ __all__ = [
     "PlateReader",
     "PlateReading",
     "PlateText",
+    "clearest",
     "enabled",
     "engine_name",
     "is_valid",

@@ -38,7 +38,8 @@ def load_labels(path: Path) -> list[PlateLabel]:
 
 def frames_of(video: Path, wanted: set[int]) -> dict[int, np.ndarray]:
     """The decoded frames `wanted` of `video` (read in order: seeking is not frame-exact)."""
-    cap, out, i = cv2.VideoCapture(str(video)), {}, 0
+    cap, i = cv2.VideoCapture(str(video)), 0
+    out: dict[int, np.ndarray] = {}
     try:
         while len(out) < len(wanted):
             ok, image = cap.read()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,11 +21,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from detector.types import Box
+from detector.types import Box, Observation, Track
 from pipeline.plates.formats import PlateKind, PlateText, parse
 
 log = logging.getLogger(__name__)
 
+PLATE_FRAMES = 3
+"""Frames of a track read and voted per violation (cost grows linearly; see README, Plates)."""
 SEARCH_FROM = 0.3  # the plate is below this fraction of the vehicle box's height
 TARGET_WIDTH = 480  # the search region is scaled to about this width before text detection
 MAX_UPSCALE = 4.0
@@ -141,6 +143,20 @@ class PlateReader:
         return out
 
 
+def clearest(track: Track, available: set[int], n: int = PLATE_FRAMES) -> list[Observation]:
+    """Up to `n` observations to read the plate from: the largest confident boxes, at least a few
+    frames apart (neighbouring frames would repeat one reading instead of voting)."""
+    ranked = sorted((o for o in track.observations if o.frame_index in available),
+                    key=lambda o: o.box.area * o.confidence, reverse=True)  # fmt: skip
+    picked: list[Observation] = []
+    for o in ranked:
+        if all(abs(o.frame_index - p.frame_index) >= 3 for p in picked):
+            picked.append(o)
+        if len(picked) == n:
+            break
+    return picked
+
+
 def vote(readings: Sequence[FrameReading], tried: int) -> PlateReading:
     """Character-wise vote among the valid readings of the most supported layout.
 
@@ -158,12 +174,13 @@ def vote(readings: Sequence[FrameReading], tried: int) -> PlateReading:
     for r in valid:
         groups[(len(r.plate.compact), r.plate.kind)].append(r)
     group = max(groups.values(), key=lambda g: sum(r.score for r in g))
-    chars, shares = [], []
+    chars: list[str] = []
+    shares: list[float] = []
     for pos in range(len(group[0].plate.compact)):
-        tally: Counter[str] = Counter()
+        tally: defaultdict[str, float] = defaultdict(float)
         for r in group:
             tally[r.plate.compact[pos]] += r.score
-        ch, weight = tally.most_common(1)[0]
+        ch, weight = max(tally.items(), key=lambda kv: kv[1])
         chars.append(ch)
         shares.append(weight / max(tried, 1))
     voted = parse("".join(chars), group[0].plate.kind)
