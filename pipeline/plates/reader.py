@@ -186,8 +186,8 @@ def vote(readings: Sequence[FrameReading], tried: int) -> PlateReading:
     voted = parse("".join(chars), group[0].plate.kind)
     agreeing = [r for r in group if r.plate.compact == voted.compact]
     best = max(agreeing or group, key=lambda r: r.score)
-    # a two-line parse of the voted text keeps the winning group's layout
-    text = best.plate.text if agreeing else voted.text
+    # no frame read exactly the voted glyphs: take them if they form a plate, else the best frame's
+    text = best.plate.text if agreeing or not voted.valid else voted.text
     confidence = round(min(1.0, float(np.mean(shares))), 3)
     return PlateReading(text, best.plate.kind, True, confidence, tried, len(readings), len(agreeing), 0.0, None, best)
 

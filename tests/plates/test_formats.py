@@ -74,3 +74,9 @@ def test_char_accuracy_ignores_separators() -> None:
     assert char_accuracy("30E-586.70", "30E 58670") == 1.0
     assert char_accuracy("30E-586.70", "30E-586.10") == pytest.approx(7 / 8)
     assert char_accuracy("30E-586.70", None) == 0.0
+
+
+def test_vote_of_mixed_glyphs_forms_a_plate_no_frame_read_whole() -> None:
+    frames = [_reading("30K-551.78", 0.9, 1), _reading("30K-559.18", 0.8, 2), _reading("38K-559.78", 0.7, 3)]
+    out = vote(frames, tried=3)
+    assert (out.text, out.valid, out.frames_agreeing) == ("30K-559.78", True, 0)
