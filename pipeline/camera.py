@@ -20,9 +20,11 @@ from detector.light import SignalReader
 from detector.riders import merge_riders
 from detector.types import Colour
 from detector.yolo import YoloDetector
+from pipeline import plates
 from pipeline.engine import RuleEngine
 from pipeline.errors import StorageError
 from pipeline.evidence import EvidenceJob, EvidenceRecorder, ReadAgain, WrittenFile
+from pipeline.plates import PlateReader
 from pipeline.rules.base import Rule, Violation
 from pipeline.scene import Scene
 from pipeline.signals import SignalBoard
@@ -70,6 +72,8 @@ class CameraPipeline:
             it, frames that arrive without JPEG bytes are encoded as they arrive.
         time_source: where `occurred_at`'s times come from (`pipeline.timing.TimeSource`), stored
             with each violation.
+        read_plates: read each violation's plate on the evidence writer's thread (`pipeline.plates`);
+            None: unless the environment sets TRAFFICCAM_PLATES=off.
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class CameraPipeline:
         stream: bool = False,
         read_again: ReadAgain | None = None,
         time_source: str = "unknown",
+        read_plates: bool | None = None,
     ):
         self.scene, self.detector, self.db, self.run_id = scene, detector, db, run_id
         detector.look_at(scene.detection_windows())  # the scene's region of interest and tiles, if any
@@ -105,6 +110,7 @@ class CameraPipeline:
             data_dir, scene, fps, pre_s=pre_s, post_s=post_s, signal_colour_at=self.colour_at,
             track_lookup=self.tracks.get, stream=stream, read_again=read_again,
             time_known=time_source not in ("unknown", "run_clock"),
+            plates=PlateReader() if plates.enabled(read_plates) else None,
         )  # fmt: skip
         self.reported: list[Reported] = []
         self.stats = CameraStats()
@@ -202,6 +208,7 @@ class CameraPipeline:
                 self.db, job.violation, camera_id=self.scene.camera, run_id=self.run_id,
                 dedup_key=str(job.context), occurred_at=job.occurred_at, public_id=job.public_id,
                 evidence=evidence, time_source=self.time_source,
+                plate=plates.suggestion(job.plate) if job.plate is not None else None,
             )  # fmt: skip
             self.stats.stage_s["database"] += time.perf_counter() - t
             evidence_paths = {k: ref.path for k, ref in record.evidence.items()}

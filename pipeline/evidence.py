@@ -36,6 +36,7 @@ from detector.hashing import sha256_file
 from detector.types import Box, Colour, Observation, Track
 from pipeline import draw
 from pipeline.errors import StorageError
+from pipeline.plates import PlateKind, PlateReader, PlateReading, clearest
 from pipeline.rules.base import Violation
 from pipeline.scene import Scene
 from pipeline.source import JPEG_QUALITY, Frame
@@ -75,6 +76,7 @@ class EvidenceJob:
     public_id: str
     due: float
     context: object = None
+    plate: PlateReading | None = None  # set by the writer thread when a plate reader is given
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,10 @@ class EvidenceRecorder:
         stream: bool = False,
         read_again: ReadAgain | None = None,
         time_known: bool = True,
+        plates: PlateReader | None = None,
     ):
         self.data_dir = Path(data_dir)
+        self._plates = plates  # reads each package's plate on the writer thread (None: no reading)
         self.scene = scene
         self.fps = fps
         self.pre_s, self.post_s = pre_s, post_s
@@ -208,7 +212,9 @@ class EvidenceRecorder:
         centre = by_index[picks["during"]].timestamp if picks else v.timestamp
         clip = [b for b in frames if centre - self.pre_s <= b.timestamp <= centre + self.post_s]
         sharpest = _sharpest(track, {b.index for b in clip} or set(by_index))
+        plate_obs = clearest(track, {b.index for b in clip} or set(by_index)) if self._plates else []
         wanted = set(picks.values()) | ({sharpest.frame_index} if sharpest else set())
+        wanted |= {o.frame_index for o in plate_obs}
         images: dict[int, np.ndarray] = {}  # the still images, kept while the clip's frames go by
         names: dict[str, str] = {}
         if clip:
@@ -224,8 +230,28 @@ class EvidenceRecorder:
         if sharpest is not None:
             _imwrite(folder / "vehicle.jpg", _vehicle_crop(images[sharpest.frame_index], sharpest.box))
             names["vehicle"] = "vehicle.jpg"
+        if self._plates is not None and plate_obs:
+            names.update(self._read_plate(folder, job, track, plate_obs, images))
         _fsync_dir(folder)
         return names
+
+    def _read_plate(
+        self, folder: Path, job: EvidenceJob, track: Track, obs: list[Observation], images: dict[int, np.ndarray]
+    ) -> dict[str, str]:
+        """Read the plate from the clearest frames already decoded for the package; save its crop.
+
+        A failure of the reader costs the reading, never the package."""
+        assert self._plates is not None
+        frames = [(o.frame_index, images[o.frame_index], o.box) for o in obs if o.frame_index in images]
+        try:
+            job.plate = self._plates.read_track(frames, PlateKind.of_label(track.label))
+        except Exception as exc:  # noqa: BLE001 - OCR trouble must not lose the evidence
+            log.warning("plate of violation %s not read: %s", job.public_id, exc)
+            return {}
+        if job.plate.crop is None or job.plate.crop.size == 0:
+            return {}
+        _imwrite(folder / "plate.jpg", job.plate.crop)
+        return {"plate": "plate.jpg"}
 
     def _clip_frames(
         self,

@@ -19,6 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.store.db import Database
+from pipeline.store.review_repo import UnreadablePlate
 from pipeline.store.review_sessions import SessionPolicy
 from review.auth import Forbidden, LoginLimiter, LoginRequired
 from review.csrf import CsrfError
@@ -47,6 +48,7 @@ def create_app(
     limiter: LoginLimiter | None = None,
     sessions: SessionPolicy | None = None,
     trusted_proxies: TrustedProxies | None = None,
+    unreadable_plate: UnreadablePlate = UnreadablePlate.PARK,
 ) -> FastAPI:
     """The review app on `db` (evidence paths are relative to `db.data_dir`).
 
@@ -56,6 +58,7 @@ def create_app(
         limiter: the login rate limiter (default: 5 failures a minute per user and address).
         sessions: idle timeout and absolute lifetime of a login (default 30 min, 12 h).
         trusted_proxies: proxies whose X-Forwarded-For names the client (default: none).
+        unreadable_plate: what confirming with "plate unreadable" does (park or reject).
     """
     if len(secret_key) < 32:
         raise ValueError(f"secret_key must have at least 32 characters, got {len(secret_key)}")
@@ -65,6 +68,7 @@ def create_app(
     app.state.sessions = sessions or SessionPolicy()
     app.state.proxies = trusted_proxies or TrustedProxies()
     app.state.secret_key = secret_key
+    app.state.unreadable_plate = UnreadablePlate(unreadable_plate)
     app.state.static = {name: (_STATIC_DIR / name).read_bytes() for name in _STATIC}
     app.add_middleware(
         SessionMiddleware,

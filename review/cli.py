@@ -22,6 +22,7 @@ from pipeline.store.review_audit import audit
 from pipeline.store.review_queries import QueueFilter
 from pipeline.store.review_repo import (
     ReviewError,
+    UnreadablePlate,
     add_user,
     change_password,
     get_user,
@@ -103,6 +104,13 @@ def serve(
     events: Annotated[
         Path | None, typer.Option("--events", envvar="TRAFFICCAM_EVENTS", help="events.yaml: relay events too.")
     ] = None,
+    unreadable_plate: Annotated[
+        UnreadablePlate,
+        typer.Option(
+            "--unreadable-plate", envvar="TRAFFICCAM_UNREADABLE_PLATE",
+            help="Confirming with 'plate unreadable': park (stays pending, flagged) or reject.",
+        ),
+    ] = UnreadablePlate.PARK,
 ) -> None:
     """Start the review web app on the pipeline's database and evidence."""
     import uvicorn
@@ -121,7 +129,7 @@ def serve(
     try:
         app = create_app(
             database, secret_key=load_secret(data_dir, secret_key), secure_cookies=secure_cookies,
-            sessions=policy, trusted_proxies=proxies,
+            sessions=policy, trusted_proxies=proxies, unreadable_plate=unreadable_plate,
         )  # fmt: skip
     except (OSError, ValueError) as exc:
         raise _fail(ReviewError(f"cannot start the review app: {exc}")) from None

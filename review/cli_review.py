@@ -14,8 +14,8 @@ from pipeline.errors import TrafficcamError
 from pipeline.store.db import Database
 from pipeline.store.records import ReviewDecision
 from pipeline.store.review_audit import check_evidence_file, evidence_problems
-from pipeline.store.review_queries import queue_page, violation_detail
-from pipeline.store.review_repo import RejectReason, ReviewError, decide
+from pipeline.store.review_queries import ViolationDetail, queue_page, violation_detail
+from pipeline.store.review_repo import RejectReason, ReviewError, UnreadablePlate, decide
 from pipeline.timing.site import camera_time as camera_time_of
 from review.cli import open_db, status_filter
 
@@ -31,6 +31,13 @@ ReviseOpt = Annotated[
     bool, typer.Option("--revise", help="Replace an earlier decision (a new log entry; the old one stays).")
 ]
 NoteOpt = Annotated[str | None, typer.Option("--note", help="Free text kept with the decision.")]
+UnreadableRuleOpt = Annotated[
+    UnreadablePlate,
+    typer.Option(
+        "--unreadable-plate", envvar="TRAFFICCAM_UNREADABLE_PLATE",
+        help="What --plate-unreadable does: park (stays pending, flagged) or reject.",
+    ),
+]  # fmt: skip
 
 
 @review_app.command("list")
@@ -58,6 +65,9 @@ def review_list(
     console.print(table)
 
 
+_PARKED = " (parked: plate unreadable)"
+
+
 @review_app.command("show")
 def review_show(public_id: IdArg, data_dir: DataDirOpt = Path("trafficcam-data"), db: DbOpt = None) -> None:
     """One violation: its data, its evidence files (checked against their SHA-256) and its review log."""
@@ -73,10 +83,11 @@ def review_show(public_id: IdArg, data_dir: DataDirOpt = Path("trafficcam-data")
     camera_time = f"{camera_time_of(v.occurred_at, d.timezone)}, source {v.time_source}" if known else (
         f"time unknown (source {v.time_source}): cannot be confirmed")
     rows = [
-        ("violation", v.public_id), ("status", v.status.value), ("camera", v.camera_id),
+        ("violation", v.public_id), ("status", v.status.value + _PARKED * d.parked), ("camera", v.camera_id),
         ("time (UTC)", v.occurred_at.isoformat()), ("camera time", camera_time), ("rule", f"{v.rule} at {v.where}"),
         ("vehicle", f"{v.label}, track #{d.track_id}, confidence {v.confidence:.2f}"),
         ("video", f"{d.time_s:.2f} s, frame {d.frame_index}"), ("signal", signal), ("plate", v.plate_text or ""),
+        ("plate read", _suggested(d)),
         ("run", f"#{d.run_id} {d.source}"), ("model", f"{d.model_name} {d.model_sha256}"),
         ("scene sha256", d.scene_sha256), ("software", d.software_version),
     ]  # fmt: skip
@@ -100,14 +111,22 @@ def review_show(public_id: IdArg, data_dir: DataDirOpt = Path("trafficcam-data")
 def review_confirm(
     public_id: IdArg,
     reviewer: AsOpt,
-    plate: Annotated[str | None, typer.Option("--plate", help="The plate number, corrected.")] = None,
+    plate: Annotated[
+        str | None, typer.Option("--plate", help="The plate number (Vietnamese format; `review show` suggests one).")
+    ] = None,
+    plate_unreadable: Annotated[
+        bool, typer.Option("--plate-unreadable", help="No plate can be read: park or reject (--unreadable-plate).")
+    ] = False,
+    unreadable_rule: UnreadableRuleOpt = UnreadablePlate.PARK,
     note: NoteOpt = None,
     revise: ReviseOpt = False,
     data_dir: DataDirOpt = Path("trafficcam-data"),
     db: DbOpt = None,
 ) -> None:
-    """Confirm a violation (exit 4 when someone already decided it, unless --revise)."""
-    _decide(public_id, reviewer, ReviewDecision.CONFIRM, None, note, plate, revise, open_db(data_dir, db))
+    """Confirm a violation with its plate (exit 2 without a valid one; 4 when someone already decided it,
+    unless --revise)."""
+    _decide(public_id, reviewer, ReviewDecision.CONFIRM, None, note, plate, revise, open_db(data_dir, db),
+            (unreadable_rule, plate_unreadable))  # fmt: skip
 
 
 @review_app.command("reject")
@@ -133,6 +152,7 @@ def _decide(
     plate: str | None,
     revise: bool,
     database: Database,
+    plate_rule: tuple[UnreadablePlate, bool] | None = None,
 ) -> None:
     d = violation_detail(database, public_id)
     expected = d.last_review.id if revise and d is not None and d.last_review is not None else None
@@ -144,10 +164,26 @@ def _decide(
     try:
         entry = decide(
             database, public_id, reviewer=reviewer, decision=decision, reason=reason, note=note, plate_text=plate,
-            expected_last_review_id=expected,
+            expected_last_review_id=expected, plate_rule=plate_rule[0] if plate_rule else None,
+            plate_unreadable=plate_rule[1] if plate_rule else False,
         )  # fmt: skip
     except TrafficcamError as exc:
         raise _fail(exc) from None
     why = f" ({entry.reason})" if entry.reason else ""
-    console.print(f"{entry.decision.value}ed {public_id}{why}: review log entry #{entry.id}", highlight=False)
+    done = {"confirm": "confirmed", "reject": "rejected", "park": "parked", "correct_plate": "plate corrected"}
+    plate_note = f", plate {entry.plate_text}" if entry.plate_text else ""
+    console.print(
+        f"{done[entry.decision.value]} {public_id}{why}{plate_note}: review log entry #{entry.id}", highlight=False
+    )
+
+
+def _suggested(d: ViolationDetail) -> str:
+    """The plate reader's suggestion, for the reviewer to accept (--plate) or correct."""
+    p = d.plate_reading
+    if p is None:
+        return "not read"
+    if p.text is None:
+        return f"nothing legible ({p.frames_tried} frames tried)"
+    form = "valid format" if p.format_valid else "NOT a valid format"
+    return f"{p.text} ({form}, confidence {p.confidence:.2f}, {p.frames_agreeing}/{p.frames_tried} frames agree)"
 

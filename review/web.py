@@ -53,7 +53,8 @@ def zone_name() -> str:
 TEMPLATES.env.filters["local"] = local_time
 TEMPLATES.env.filters["camera_time"] = camera_time
 TEMPLATES.env.filters["rule_label"] = lambda rule: RULE_LABELS.get(rule, rule.replace("_", " ").capitalize())
-TEMPLATES.env.filters["reason_label"] = lambda r: REJECT_LABELS.get(r, r) if r else ""
+_REASON_NAMES = {**REJECT_LABELS, RejectReason.PLATE_UNREADABLE: "Plate unreadable"}
+TEMPLATES.env.filters["reason_label"] = lambda r: _REASON_NAMES.get(r, r) if r else ""
 TEMPLATES.env.globals["zone_name"] = zone_name
 
 

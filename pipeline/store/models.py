@@ -33,6 +33,7 @@ from pipeline.store.records import (
     EvidenceFile,
     EvidenceKind,
     JobStatus,
+    PlateSuggestion,
     ReviewDecision,
     RunStatus,
     UserRole,
@@ -227,6 +228,40 @@ class EvidenceRow(Base):
             bytes=f.bytes,
             mime=f.mime,
         )
+
+
+class PlateReadingRow(Base):
+    """The plate reader's suggestion for one violation (`PlateSuggestion`); the reviewer's plate
+    goes to `violations.plate_text` and the review log, never here."""
+
+    __tablename__ = "plate_readings"
+
+    id: Mapped[IntPK]
+    violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id"), unique=True)
+    text: Mapped[str | None] = mapped_column(PlateText)
+    kind: Mapped[str | None] = mapped_column(String(16))
+    format_valid: Mapped[bool]
+    confidence: Mapped[Real]
+    frames_tried: Mapped[int]
+    frames_read: Mapped[int]
+    frames_agreeing: Mapped[int]
+    read_ms: Mapped[Real]
+    engine: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[CreatedAt]
+
+    @classmethod
+    def from_suggestion(cls, violation_id: int, p: PlateSuggestion) -> PlateReadingRow:
+        return cls(
+            violation_id=violation_id, text=p.text, kind=p.kind, format_valid=p.format_valid,
+            confidence=p.confidence, frames_tried=p.frames_tried, frames_read=p.frames_read,
+            frames_agreeing=p.frames_agreeing, read_ms=p.read_ms, engine=p.engine, created_at=utc_now(),
+        )  # fmt: skip
+
+    def suggestion(self) -> PlateSuggestion:
+        return PlateSuggestion(
+            self.text, self.kind, self.format_valid, self.confidence, self.frames_tried, self.frames_read,
+            self.frames_agreeing, self.read_ms, self.engine,
+        )  # fmt: skip
 
 
 class ReviewRow(Base):

@@ -54,6 +54,7 @@ class EvidenceKind(StrEnum):
     VEHICLE = "vehicle"
     CLIP = "clip"
     CLIP_MARKED = "clip_marked"  # the clip with the vehicle's box and path drawn; `clip` stays untouched
+    PLATE = "plate"  # the plate as read, cut from the frame the reading came from
 
 
 class ReviewDecision(StrEnum):
@@ -62,6 +63,7 @@ class ReviewDecision(StrEnum):
     CONFIRM = "confirm"
     REJECT = "reject"
     CORRECT_PLATE = "correct_plate"
+    PARK = "park"  # left pending with a flag: the plate is unreadable (`serve --unreadable-plate park`)
 
 
 class UserRole(StrEnum):
@@ -90,7 +92,7 @@ class EvidenceFile:
     """One written evidence file, as the violation record will point at it.
 
     Attributes:
-        kind: one of `EvidenceKind` (before, during, after, vehicle, clip).
+        kind: one of `EvidenceKind` (before, during, after, vehicle, clip, plate).
         path: POSIX path relative to the data dir, e.g. ``evidence/cam/2024-05-01/<id>/during.jpg``.
         sha256: lowercase hex SHA-256 of the file's bytes, so later tampering is detectable.
         bytes: file size in bytes.
@@ -120,6 +122,31 @@ class EvidenceFile:
             raise ValueError(f"EvidenceFile bytes must be >= 0, got {self.bytes}")
         if "/" not in self.mime:
             raise ValueError(f"EvidenceFile mime must look like 'image/jpeg', got {self.mime!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class PlateSuggestion:
+    """What the plate reader read for a violation: a suggestion for the reviewer, never the plate.
+
+    Attributes:
+        text: the voted plate number (None: no text found), as `pipeline.plates.formats` writes it.
+        kind: "car" or "motorbike" when the text fits a Vietnamese format, else None.
+        format_valid: the text fits a Vietnamese plate format.
+        confidence: 0..1, the winning glyphs' mean share of the frames tried.
+        frames_tried / frames_read / frames_agreeing: frames looked at, with plate text, agreeing.
+        read_ms: time the reading took (on the evidence writer's thread).
+        engine: the OCR engine and version.
+    """
+
+    text: str | None
+    kind: str | None
+    format_valid: bool
+    confidence: float
+    frames_tried: int
+    frames_read: int
+    frames_agreeing: int
+    read_ms: float
+    engine: str
 
 
 class EvidenceRef(NamedTuple):

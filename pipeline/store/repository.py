@@ -21,11 +21,12 @@ from pipeline.seal.keys import load_signing_key
 from pipeline.store import outbox
 from pipeline.store.columns import DEDUP_KEY_LENGTH, ID_LENGTH, utc_now
 from pipeline.store.db import Database, failure_reason
-from pipeline.store.models import CameraRow, EvidenceRow, RunRow, ViolationRow
+from pipeline.store.models import CameraRow, EvidenceRow, PlateReadingRow, RunRow, ViolationRow
 from pipeline.store.records import (
     EvidenceFile,
     EvidenceKind,
     EvidenceRef,
+    PlateSuggestion,
     RunRecord,
     RunStatus,
     ViolationRecord,
@@ -185,6 +186,7 @@ def record_violation(
     evidence: Sequence[EvidenceFile],
     public_id: str | None = None,
     time_source: str = "operator",
+    plate: PlateSuggestion | None = None,
 ) -> tuple[ViolationRecord, bool]:
     """Store a violation and all its evidence rows in one transaction, once per `dedup_key`.
 
@@ -207,6 +209,7 @@ def record_violation(
 
     The violation is sealed in the same transaction (`pipeline.store.seals`) and the new head of the
     seal chain is written to the checkpoint file after the commit.
+        plate: what the plate reader read, stored beside it as the reviewer's suggestion.
 
     Returns:
         The stored record and whether this call created it.
@@ -239,6 +242,8 @@ def record_violation(
             s.flush()  # the violation's id is needed by its evidence rows
             files = [EvidenceRow.from_file(row.id, f) for f in evidence]
             s.add_all(files)
+            if plate is not None:
+                s.add(PlateReadingRow.from_suggestion(row.id, plate))
             s.flush()
             outbox.add_violation_event(s, row, files)  # same transaction: no record without its event
             seal = add_seal(s, row, files, key)

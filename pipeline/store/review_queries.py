@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from pipeline.store.db import Database
-from pipeline.store.models import CameraRow, EvidenceRow, RunRow, ViolationRow
-from pipeline.store.records import EvidenceKind, ViolationStatus
+from pipeline.store.models import CameraRow, EvidenceRow, PlateReadingRow, RunRow, ViolationRow
+from pipeline.store.records import EvidenceKind, PlateSuggestion, ReviewDecision, ViolationStatus
 from pipeline.store.review_repo import ReviewRecord, reviews_of
 
 MAX_PAGE = 200
@@ -118,6 +118,13 @@ class ViolationDetail:
     reviews: list[ReviewRecord] = field(default_factory=list)
     timezone: str | None = None
     source_sha256: str | None = None
+    plate_reading: PlateSuggestion | None = None
+
+    @property
+    def parked(self) -> bool:
+        """Pending with the plate marked unreadable (the latest entry is a park)."""
+        last = self.last_review
+        return last is not None and last.decision is ReviewDecision.PARK
 
     @property
     def last_review(self) -> ReviewRecord | None:
@@ -207,6 +214,7 @@ def violation_detail(db: Database, public_id: str) -> ViolationDetail | None:
         files = s.scalars(select(EvidenceRow).where(EvidenceRow.violation_id == v.id).order_by(EvidenceRow.id))
         evidence = {EvidenceKind(e.kind).value: _evidence_item(e, public_id) for e in files}
         thumb = evidence.get("vehicle") or evidence.get("during")
+        reading = s.scalars(select(PlateReadingRow).where(PlateReadingRow.violation_id == v.id)).first()
         detail = ViolationDetail(
             item=_queue_item(v, thumb.id if thumb else None),
             frame_index=v.frame_index,
@@ -226,6 +234,7 @@ def violation_detail(db: Database, public_id: str) -> ViolationDetail | None:
             evidence=evidence,
             timezone=run.timezone,
             source_sha256=run.source_sha256,
+            plate_reading=reading.suggestion() if reading is not None else None,
         )
     detail.reviews.extend(reviews_of(db, public_id))
     return detail

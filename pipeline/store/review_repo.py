@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipeline.errors import TrafficcamError
+from pipeline.plates.formats import normalise as normalise_vn_plate
 from pipeline.seal.keys import load_signing_key
 from pipeline.store import outbox
 from pipeline.store.columns import ID_LENGTH, utc_now
@@ -52,6 +53,14 @@ class RejectReason(StrEnum):
     EVIDENCE_UNREADABLE = "evidence_unreadable"
     EMERGENCY_VEHICLE = "emergency_vehicle"
     OTHER = "other"
+    PLATE_UNREADABLE = "plate_unreadable"  # a confirmation without a plate, where the authority rejects those
+
+
+class UnreadablePlate(StrEnum):
+    """What confirming with "plate unreadable" does, as the authority configures it."""
+
+    PARK = "park"  # stays pending, flagged by a `park` entry in the log, for a later look
+    REJECT = "reject"  # rejected with reason plate_unreadable
 
 
 class ReviewError(TrafficcamError):
@@ -248,6 +257,8 @@ def decide(
     note: str | None = None,
     plate_text: str | None = None,
     decided_at: datetime | None = None,
+    plate_rule: UnreadablePlate | str | None = None,
+    plate_unreadable: bool = False,
 ) -> ReviewRecord:
     """Append a decision to the review log and set the violation's status, in one transaction.
 
@@ -262,11 +273,17 @@ def decide(
         note: free text, kept with the entry.
         plate_text: the corrected plate number, for confirm or correct_plate.
         decided_at: UTC-aware time; now when None.
+        plate_rule: when given (the review app and CLI give it), a confirmation needs a plate in
+            a Vietnamese format, or `plate_unreadable`, which parks or rejects as the rule says.
+            None keeps the plate optional and free-form (scripts that predate plate reading).
+        plate_unreadable: the reviewer says the plate cannot be read.
 
     Raises:
         ReviewError: unknown violation or user, a disabled user, or a bad reason / plate.
         AlreadyDecidedError: the violation was decided by someone else meanwhile.
     """
+    if plate_rule is not None:
+        decision, reason, plate_text = plate_checked(decision, reason, plate_text, plate_rule, plate_unreadable)
     entry = _checked_entry(decision, reason, note, plate_text)
     when = require_aware(decided_at or utc_now(), "decided_at").astimezone(UTC)
     key = load_signing_key(db.data_dir)
@@ -284,6 +301,30 @@ def decide(
             if attempt == _CHAIN_RETRIES - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def plate_checked(
+    decision: ReviewDecision | str, reason: str | None, plate: str | None, rule: UnreadablePlate | str, unreadable: bool
+) -> tuple[ReviewDecision | str, str | None, str | None]:
+    """A confirmation (or plate correction) with its plate in canonical form, or turned into a
+    park / reject when the plate is unreadable.
+
+    Raises:
+        ReviewError: no plate, or one in no Vietnamese format, and not marked unreadable.
+    """
+    if decision not in (ReviewDecision.CONFIRM, ReviewDecision.CORRECT_PLATE):
+        return decision, reason, plate
+    if unreadable and decision == ReviewDecision.CONFIRM:
+        then = ReviewDecision.PARK if UnreadablePlate(rule) is UnreadablePlate.PARK else ReviewDecision.REJECT
+        return then, RejectReason.PLATE_UNREADABLE.value, None
+    typed = normalise_vn_plate(plate or "")
+    if not typed.valid:
+        shown = f"{plate!r} is not" if plate and plate.strip() else "no plate is"
+        raise ReviewError(
+            f"{shown} a plate number in a Vietnamese format (30K-559.78, 29A-1234, 29-B1 123.45); "
+            "enter the plate, or mark it 'plate unreadable'"
+        )
+    return decision, reason, typed.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +350,10 @@ def _checked_entry(decision: ReviewDecision | str, reason: str | None, note: str
         if reason is RejectReason.OTHER and note is None:
             raise ReviewError("reason 'other' needs a note saying what is wrong")
         return _Entry(decision, reason.value, note, None)
+    if decision is ReviewDecision.PARK:
+        if reason != RejectReason.PLATE_UNREADABLE.value:
+            raise ReviewError("a violation is parked only because its plate is unreadable")
+        return _Entry(decision, reason, note, None)
     if reason:
         raise ReviewError(f"a reason goes only with a rejection, not with {decision.value}")
     if decision is ReviewDecision.CORRECT_PLATE and plate is None:
@@ -324,6 +369,8 @@ def _append(
         values["status"] = ViolationStatus.CONFIRMED
     elif entry.decision is ReviewDecision.REJECT:
         values["status"] = ViolationStatus.REJECTED
+    elif entry.decision is ReviewDecision.PARK:
+        values["status"] = ViolationStatus.PENDING  # parked: back in the queue, flagged
     if entry.plate_text is not None:
         values["plate_text"] = entry.plate_text
     # The UPDATE comes first: it locks the violation row (PostgreSQL) or the database (SQLite),

@@ -37,6 +37,7 @@ def violation_page(request: Request, public_id: str, user: CurrentUser) -> Respo
         request, "violation.html", v=detail, item=detail.item, filters=filters, integrity=integrity,
         images=[(k, detail.evidence.get(k)) for k in IMAGE_KINDS], reasons=list(REJECT_LABELS.items()),
         expected=last.id if last else "", decided=detail.item.status is not ViolationStatus.PENDING,
+        unreadable_rule=request.app.state.unreadable_plate.value,
     )  # fmt: skip
 
 
@@ -50,6 +51,7 @@ def decision(
     reason: Annotated[str, Form(max_length=100)] = "",
     note: Annotated[str, Form(max_length=2000)] = "",
     plate: Annotated[str, Form(max_length=100)] = "",
+    plate_unreadable: Annotated[str, Form(max_length=10)] = "",
     back: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Append the decision to the review log, then open the next pending violation.
@@ -71,6 +73,7 @@ def decision(
             database(request), public_id, reviewer=user.name, decision=decision,
             reason=(reason or None) if rejecting else None, note=note, plate_text=None if rejecting else plate,
             expected_last_review_id=expected_id,
+            plate_rule=request.app.state.unreadable_plate, plate_unreadable=bool(plate_unreadable),
         )  # fmt: skip
     except AlreadyDecidedError as exc:
         flash(request, "error", _already_decided(exc.latest))
@@ -154,4 +157,6 @@ def _done_message(decision: ReviewDecision, reason: str | None, public_id: str, 
         return f"Confirmed {short}" + (f" (plate {plate})." if plate else ".")
     if decision is ReviewDecision.REJECT:
         return f"Rejected {short}: {REJECT_LABELS.get(reason or '', reason)}."
+    if decision is ReviewDecision.PARK:
+        return f"Parked {short}: plate unreadable; it stays pending, flagged."
     return f"Plate of {short} corrected to {plate}."

@@ -102,6 +102,8 @@ def test_lane_violations_have_evidence_with_matching_hashes(lane_run):
     for record in records:
         # a violation found late (a rider seen as a person until its majority label became motorcycle)
         # gets the nearest buffered frames as its images, so every package is complete
-        assert set(record.evidence) == {"before", "during", "after", "vehicle", "clip", "clip_marked"}, record.public_id
+        assert set(record.evidence) - {"plate"} == {"before", "during", "after", "vehicle", "clip", "clip_marked"}, (
+            record.public_id
+        )
         for kind, (path, sha) in record.evidence.items():
             assert hashlib.sha256((data / path).read_bytes()).hexdigest() == sha, f"{record.public_id}/{kind}"

@@ -52,7 +52,8 @@ def test_every_record_has_complete_evidence_with_matching_hashes(clip_run):
     assert len(records) == len(report["violations"]) > 0
     assert any(r.rule == "red_light" for r in records)
     for record in records:
-        assert set(record.evidence) == {"before", "during", "after", "vehicle", "clip", "clip_marked"}
+        # plate.jpg comes with the package when the plate reader found a plate (see pipeline/plates)
+        assert set(record.evidence) - {"plate"} == {"before", "during", "after", "vehicle", "clip", "clip_marked"}
         for kind, (path, sha) in record.evidence.items():
             content = (data / path).read_bytes()
             assert hashlib.sha256(content).hexdigest() == sha, f"{record.public_id}/{kind}"

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from detector.types import Box, Colour
 from pipeline.rules.base import Violation
 from pipeline.store import Database, EvidenceFile, record_violation, start_run
+from pipeline.store.records import PlateSuggestion
 from pipeline.store.review_repo import add_user
 from review import auth
 from review.app import create_app
@@ -59,6 +60,7 @@ def add_violation(
     rule: str = "red_light",
     when: datetime | None = None,
     files: dict[str, bytes] | None = None,
+    plate: PlateSuggestion | None = None,
 ) -> str:
     """Record violation number `n` with evidence files written under the data dir; its public id."""
     public_id = f"{n:032x}"
@@ -80,7 +82,7 @@ def add_violation(
     )  # fmt: skip
     record_violation(
         db, v, camera_id=camera, run_id=run_id, dedup_key=f"k{n}", occurred_at=when, evidence=evidence,
-        public_id=public_id,
+        public_id=public_id, plate=plate,
     )  # fmt: skip
     return public_id
 

@@ -92,7 +92,7 @@ def test_review_list_show_confirm_reject(run, db, violations, reviewer):
 
 def test_review_confirm_twice_says_who_and_exits_4(run, db, violations, reviewer):
     run("users", "add", "rob", input="a-long-password\n")
-    assert run("review", "confirm", violations[0], "--as", "rita").exit_code == 0
+    assert run("review", "confirm", violations[0], "--as", "rita", "--plate", "30K-559.78").exit_code == 0
     r = run("review", "reject", violations[0], "--as", "rob", "--reason", "not_a_violation")
     assert r.exit_code == 4 and "already decided by rita" in r.stderr
     r = run("review", "reject", violations[0], "--as", "rob", "--reason", "not_a_violation", "--revise")
@@ -102,7 +102,8 @@ def test_review_confirm_twice_says_who_and_exits_4(run, db, violations, reviewer
 
 def test_review_errors(run, violations, reviewer):
     assert run("review", "show", "f" * 32).exit_code == 2
-    assert run("review", "confirm", violations[0], "--as", "mallory").exit_code == 2
+    r = run("review", "confirm", violations[0], "--as", "mallory", "--plate", "30K-559.78")
+    assert r.exit_code == 2 and "not an enabled user" in r.stderr
     r = run("review", "reject", violations[0], "--as", "rita", "--reason", "other")
     assert r.exit_code == 2 and "needs a note" in r.stderr
     assert run("review", "reject", violations[0], "--as", "rita", "--reason", "bored").exit_code == 2
@@ -114,7 +115,7 @@ def test_review_errors(run, violations, reviewer):
 @pytest.fixture
 def decided(run, db, violations, reviewer) -> list[str]:
     for pid in violations:
-        assert run("review", "confirm", pid, "--as", "rita").exit_code == 0
+        assert run("review", "confirm", pid, "--as", "rita", "--plate", "30K-559.78").exit_code == 0
     run("review", "reject", violations[1], "--as", "rita", "--reason", "wrong_vehicle", "--revise")
     return violations
 
@@ -213,7 +214,7 @@ print("ok")
 
 def test_cli_refuses_to_confirm_altered_evidence(run, db, violations, reviewer):
     next((db.data_dir / "evidence").rglob(f"{violations[0]}/clip.mp4")).write_bytes(b"other clip")
-    r = run("review", "confirm", violations[0], "--as", "rita")
+    r = run("review", "confirm", violations[0], "--as", "rita", "--plate", "30K-559.78")
     assert r.exit_code == 2 and "not intact" in r.stderr and "clip: file altered" in r.stderr
     assert reviews_of(db, violations[0]) == []
 
@@ -259,3 +260,30 @@ def test_serve_refuses_a_bad_trusted_proxy_in_one_line(run):
     assert r.exit_code == 2 and "is not an IP address or CIDR block" in r.stderr and "Traceback" not in r.output
     r = run("serve", "--idle-timeout", "0")
     assert r.exit_code == 2 and "--idle-timeout" in r.output
+
+
+# -- plates ----------------------------------------------------------------------------------
+
+
+def test_confirm_needs_a_valid_plate_or_the_unreadable_reason(run, db, violations, reviewer):
+    r = run("review", "confirm", violations[0], "--as", "rita")
+    assert r.exit_code == 2 and "no plate is a plate number in a Vietnamese format" in r.stderr
+    r = run("review", "confirm", violations[0], "--as", "rita", "--plate", "ABC 123")
+    assert r.exit_code == 2 and "not a plate number in a Vietnamese format" in r.stderr
+    assert reviews_of(db, violations[0]) == []
+    r = run("review", "confirm", violations[0], "--as", "rita", "--plate", "30k 55978")
+    assert r.exit_code == 0 and "plate 30K-559.78" in r.stdout
+
+
+def test_unreadable_plate_parks_or_rejects_as_configured(run, db, violations, reviewer):
+    r = run("review", "confirm", violations[0], "--as", "rita", "--plate-unreadable")
+    assert r.exit_code == 0 and "parked" in r.stdout
+    [entry] = reviews_of(db, violations[0])
+    assert (entry.decision.value, entry.reason, entry.plate_text) == ("park", "plate_unreadable", None)
+    shown = run("review", "show", violations[0]).stdout
+    assert "pending (parked: plate unreadable)" in shown
+    r = run("review", "confirm", violations[1], "--as", "rita", "--plate-unreadable", "--unreadable-plate", "reject")
+    assert r.exit_code == 0 and "rejected" in r.stdout
+    assert "rejected" in run("review", "list", "--status", "rejected").stdout
+    assert violations[1] in run("review", "list", "--status", "rejected").stdout
+    assert violations[0] in run("review", "list").stdout  # parked stays in the pending queue

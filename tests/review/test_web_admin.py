@@ -51,7 +51,7 @@ def _confirm_two(login, violations) -> None:
     rita = login("rita")
     decide(rita, violations[0], decision="confirm", plate="30E-999.01")
     decide(rita, violations[1], decision="reject", reason="wrong_vehicle")
-    decide(rita, violations[2], decision="confirm")
+    decide(rita, violations[2], decision="confirm", plate="29-B1 123.45")
 
 
 def test_export_csv_and_json_of_confirmed(login, violations):

@@ -10,7 +10,10 @@ from tests.review.conftest import csrf, form_value
 
 
 def decide(client, public_id: str, qs: str = "", **fields: str):
-    """Open the violation page, then post its decision form with `fields`."""
+    """Open the violation page, then post its decision form with `fields` (a confirmation without
+    a `plate` field carries a valid one, as the page's prefilled field would)."""
+    if fields.get("decision") == "confirm":
+        fields.setdefault("plate", "30K-559.78")
     page = client.get(f"/violations/{public_id}{qs}")
     assert page.status_code == 200
     data = {
@@ -105,6 +108,8 @@ def test_bad_plate_is_refused(login, db, violations):
     c = login("rita")
     r = decide(c, violations[0], decision="confirm", plate="<script>")
     assert "is not a plate number" in c.get(r.headers["location"]).text
+    r = decide(c, violations[0], decision="confirm", plate="12345")  # plate characters, no Vietnamese format
+    assert "not a plate number in a Vietnamese format" in c.get(r.headers["location"]).text
     assert reviews_of(db, violations[0]) == []
 
 
@@ -138,7 +143,8 @@ def test_second_reviewer_gets_already_decided_and_reload(login, db, violations):
     rita_page, rob_page = rita.get(f"/violations/{pid}"), rob.get(f"/violations/{pid}")
     first = rita.post(
         f"/violations/{pid}/decision",
-        data={"csrf_token": form_value(rita_page.text, "csrf_token"), "expected": "", "decision": "confirm"},
+        data={"csrf_token": form_value(rita_page.text, "csrf_token"), "expected": "", "decision": "confirm",
+              "plate": "30K-559.78"},
     )
     assert first.status_code == 303
     second = rob.post(f"/violations/{pid}/decision", data={
