@@ -312,6 +312,10 @@ class Daemon:
         except CamerasError as exc:
             log.error("reload refused, the running cameras keep going: %s", exc)
             return
+        except Exception as exc:  # a validator's own bug must not stop the cameras that run
+            log.error("reload refused, the running cameras keep going: %s: %s: %s", self.cameras_path,
+                      type(exc).__name__, exc)  # fmt: skip
+            return
         wanted = {c.id: c for c in config.enabled}
         retiring = [
             w for cid, w in self.workers.items()
