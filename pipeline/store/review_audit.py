@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from detector.hashing import sha256_file
-from pipeline.store.db import Database
+from pipeline.store.db import Database, integrity_problems
 from pipeline.store.models import EvidenceRow, ReviewRow, ViolationRow
 from pipeline.store.records import EvidenceKind, ReviewDecision, ViolationStatus
 from pipeline.store.review_repo import GENESIS_HASH, entry_hash
@@ -53,6 +53,9 @@ def audit(db: Database, *, check_files: bool = True, progress: Callable[[int], N
     """Check the review log's hash chain, each violation's status against the log, and (with
     `check_files`) every evidence file's SHA-256. `progress` is called with each file count."""
     report = AuditReport()
+    report.problems += [AuditProblem("database", p) for p in integrity_problems(db)]
+    if report.problems:
+        return report  # nothing read from a damaged database proves anything
     implied = _check_chain(db, report)
     _check_statuses(db, implied, report)
     if check_files:
