@@ -25,6 +25,7 @@ from pipeline import __version__
 from pipeline.camera import CameraPipeline, Reported
 from pipeline.daemon.cameras import Camera
 from pipeline.daemon.health import CameraHealth, Metrics
+from pipeline.daemon.recovery import log_recovery, recover_camera
 from pipeline.daemon.settings import DiskGuard, WatchSettings
 from pipeline.daemon.streams import Backoff, SessionEnded, SessionStarted, StreamSource, describe_source
 from pipeline.errors import LeaseLostError, StorageError
@@ -136,6 +137,7 @@ class CameraWorker:
             closed = close_stale_coverage(db, self.id)
             if closed:
                 log.info("camera %s: closed %d coverage period(s) left open by an earlier daemon", self.id, closed)
+            log_recovery(self.id, recover_camera(db, self.ctx.data_dir, self.id))
             # held from now on: the ledger says so before the detector has loaded
             now = time.time()
             record_coverage(db, self.id, CoverageReason.STARTING, datetime.fromtimestamp(now, UTC), "loading")
@@ -166,7 +168,9 @@ class CameraWorker:
             self.source.stop(timeout=0)  # a read blocked in FFmpeg ends by its own timeout; nobody waits
             self._end("stopped")
             try:
-                if not self.lease_lost:
+                if self.error and not self.lease_lost:  # the ledger says why; the supervisor restarts it
+                    record_coverage(db, self.id, CoverageReason.WORKER_FAILED, datetime.now(UTC), self.error[:500])
+                elif not self.lease_lost:
                     close_coverage(db, self.id, datetime.now(UTC))
             except LeaseLostError:
                 pass  # the new holder closes the period at its last sign of life
@@ -358,6 +362,8 @@ class CameraWorker:
         stats = self.source.stats
         age = None if stats.last_frame_at is None else max(0.0, time.time() - stats.last_frame_at)
         reason = self.state or CoverageReason.STARTING
+        if not self.thread.is_alive() and self.thread.ident is not None and not self._stopping():
+            reason = CoverageReason.WORKER_FAILED if self.error else CoverageReason.STREAM_DOWN
         return CameraHealth(
             id=self.id, source=describe_source(self.source.source), connected=stats.connected,
             enforcing=reason is CoverageReason.ENFORCING, reason=reason.value, last_frame_age_s=age,
