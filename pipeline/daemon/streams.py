@@ -5,7 +5,10 @@ testing) with OpenCV's FFmpeg backend, reads in its own thread, stamps each fram
 clock and JPEG-encodes it for the evidence ring buffer. The consumer takes items from a
 `LatestQueue`: when processing falls behind, the oldest frames are dropped (and counted), never
 the markers that say a session began or ended. A lost or unreachable stream is reopened with
-exponential backoff and jitter, capped, forever, until the stop event is set.
+backoff and jitter, capped, forever, until the stop event is set. The wait never exceeds a quarter
+of the outage so far (a 20 s outage costs at most ~5 s more), resets only after a healthy
+session (a flapping camera keeps backing off), and a cheap TCP probe of the camera's port ends
+it at once when a refused or unreachable camera starts answering again.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import logging
 import math
 import random
 import re
+import socket
 import statistics
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -30,6 +35,12 @@ log = logging.getLogger(__name__)
 
 OPEN_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 5.0
+HEALTHY_S = 30.0
+"""A session that lasted this long ends an outage: the backoff starts again from its first delay."""
+OUTAGE_SHARE = 0.25
+"""The wait before a reconnect is at most this share of the outage so far (or the initial delay)."""
+PROBE_EVERY_S = 1.0
+PROBE_TIMEOUT_S = 0.5
 FPS_PROBE_FRAMES = 12
 """Frames whose arrival times give a session's frame rate (stream containers often claim 25)."""
 FPS_PROBE_MAX_S = 3.0
@@ -70,8 +81,12 @@ class Backoff:
     attempt: int = 0
     rng: random.Random = field(default_factory=random.Random)
 
-    def next_delay(self) -> float:
-        base = min(self.max_s, self.initial_s * self.factor**self.attempt)
+    def next_delay(self, outage_s: float | None = None) -> float:
+        """The next wait; with `outage_s` (how long the source has been down) at most
+        `OUTAGE_SHARE` of it, so a short outage is not followed by a long blind wait."""
+        base = min(self.max_s, self.initial_s * self.factor ** min(self.attempt, 64))
+        if outage_s is not None:
+            base = min(base, max(self.initial_s, OUTAGE_SHARE * outage_s))
         self.attempt += 1
         return base * (1.0 - self.jitter) + base * self.jitter * self.rng.random()
 
@@ -128,6 +143,27 @@ def describe_source(source: str | int) -> str:
 
 def is_file_source(source: str | int) -> bool:
     return isinstance(source, str) and "://" not in source
+
+
+def probe_address(source: str | int) -> tuple[str, int] | None:
+    """Host and TCP port a network source listens on (None for files and devices)."""
+    if not isinstance(source, str) or "://" not in source:
+        return None
+    try:
+        url = urlsplit(source)
+        port = url.port or {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}.get(url.scheme)
+    except ValueError:
+        return None
+    return (url.hostname, port) if url.hostname and port else None
+
+
+def probe(address: tuple[str, int], timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Does anything accept a TCP connection there? Costs one handshake, no stream."""
+    try:
+        with socket.create_connection(address, timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 @dataclass
@@ -206,6 +242,7 @@ class StreamSource:
 
     def _run(self) -> None:
         first = True
+        self._down_since = time.monotonic()
         while not self._stop.is_set():
             if not first:
                 self.stats.reconnects += 1
@@ -215,6 +252,7 @@ class StreamSource:
                 if not self._wait_backoff():
                     break
                 continue
+            opened = time.monotonic()
             try:
                 ended = self._session(cap)
             except Exception as exc:  # a reader that dies silently would leave the camera dark for good
@@ -222,6 +260,9 @@ class StreamSource:
                 ended = f"reader error: {exc}"
             finally:
                 cap.release()
+            if time.monotonic() - opened >= HEALTHY_S:  # a healthy session: a new outage starts now
+                self.backoff.reset()
+                self._down_since = time.monotonic()
             if ended == "end of file" and not self.loop:
                 self.finished.set()
                 break
@@ -256,9 +297,22 @@ class StreamSource:
         log.log(level, "camera %s: %s: %s (attempt %d)", self.name, describe_source(self.source), why, attempt + 1)
 
     def _wait_backoff(self) -> bool:
-        delay = self.backoff.next_delay()
+        """Wait before the next attempt; False when stopped. A camera that refused connections and
+        starts accepting them again ends the wait at once (checked every `PROBE_EVERY_S`)."""
+        delay = self.backoff.next_delay(time.monotonic() - self._down_since)
         self.stats.next_attempt_at = time.time() + delay
-        return not self._stop.wait(delay)
+        address = probe_address(self.source)
+        if address is None or delay <= PROBE_EVERY_S:
+            return not self._stop.wait(delay)
+        deadline = time.monotonic() + delay
+        was_up = probe(address)
+        while (left := deadline - time.monotonic()) > 0:
+            if self._stop.wait(min(PROBE_EVERY_S, left)):
+                return False
+            if not was_up and probe(address):
+                log.info("camera %s: %s answers again; reconnecting now", self.name, describe_source(self.source))
+                return True
+        return True
 
     def _session(self, cap: cv2.VideoCapture) -> str:
         """Read one connection until it ends; return why it ended."""
@@ -306,7 +360,6 @@ class StreamSource:
         self.stats.connected = True
         self.stats.last_error = None
         self.stats.next_attempt_at = None
-        self.backoff.reset()
         self._index = 0
         h, w = probe[0][0].shape[:2]
         log.info("camera %s: connected to %s (%dx%d, %.1f fps)", self.name, describe_source(self.source), w, h, fps)

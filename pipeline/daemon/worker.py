@@ -55,7 +55,11 @@ FPS_WINDOW_S = 10.0
 TOUCH_EVERY_S = 5.0
 """How often an unchanged coverage period's last sign of life is written: a daemon that dies leaves
 a gap in the ledger of at most this plus the takeover time."""
-STALE_FRAME_S = 5.0
+STALE_SLACK_S = 1.5
+"""A camera stops enforcing this long after its last analysed frame (longer when its floor is below
+1 / this: a gap the floor allows is no outage). The ledger dates the loss from there, not from
+when the reader gave up on the stream (up to its 5 s read timeout later)."""
+STALE_MAX_S = 5.0
 
 
 @dataclass
@@ -102,6 +106,8 @@ class CameraWorker:
         self._pending: tuple[CoverageReason, float] | None = None
         self._last_tick = self._last_touch = 0.0
         self._analysed_at: deque[float] = deque(maxlen=1024)
+        self.last_analysed_at: float | None = None
+        """Wall-clock time of the newest analysed frame (its capture time)."""
         self.frames_analysed = 0
         self.violations: Counter[str] = Counter()
         self.error: str | None = None
@@ -280,6 +286,7 @@ class CameraWorker:
             self.ctx.metrics.evidence_skipped.labels(self.id).inc()
         if analyse:
             session.last_analysed = frame.timestamp
+            self.last_analysed_at = frame.timestamp
             self.frames_analysed += 1
             self._analysed_at.append(time.monotonic())
             self.ctx.metrics.detector_latency.labels(self.id).observe(pipeline.stats.detector_latency_s)
@@ -307,8 +314,8 @@ class CameraWorker:
             return CoverageReason.STARTING, "connecting"
         if self.session is None or not stats.connected:
             return CoverageReason.STREAM_DOWN, stats.last_error
-        if stats.last_frame_at is None or now - stats.last_frame_at > STALE_FRAME_S:
-            return CoverageReason.STREAM_DOWN, "no frames"
+        if stats.last_frame_at is None or now - stats.last_frame_at > self.stale_after_s():
+            return CoverageReason.STREAM_DOWN, f"no frames for {now - (stats.last_frame_at or now):.0f} s"
         if self.ctx.disk.paused:
             return CoverageReason.EVIDENCE_PAUSED, f"{self.ctx.disk.free_mb or 0:.0f} MB free"
         if now - self.session.started < WARMUP_S:
@@ -321,12 +328,18 @@ class CameraWorker:
             )
             if unread:
                 return CoverageReason.SIGNAL_UNREADABLE, "signal " + ", ".join(unread)
+        if self.last_analysed_at is None or now - self.last_analysed_at > self.stale_after_s():
+            return CoverageReason.FPS_BELOW_FLOOR, "no frame analysed lately"
         fps, floor = self.analysed_fps(), self.camera.config.min_fps
         if self.state is CoverageReason.FPS_BELOW_FLOOR:
             floor *= FPS_HYSTERESIS  # climb clearly above the floor before counting as enforcing again
         if fps < floor:
             return CoverageReason.FPS_BELOW_FLOOR, f"{fps:.1f} fps analysed, floor {floor:g}"
         return CoverageReason.ENFORCING, None
+
+    def stale_after_s(self) -> float:
+        floor = self.camera.config.min_fps
+        return min(STALE_MAX_S, max(STALE_SLACK_S, 2.0 / floor if floor > 0 else STALE_MAX_S))
 
     def _tick(self) -> None:
         now = time.time()
@@ -335,7 +348,11 @@ class CameraWorker:
         self._last_tick = now
         reason, detail = self.evaluate()
         if self._pending is None or self._pending[0] != reason:
-            self._pending = (reason, now)
+            since = now
+            if self.state is CoverageReason.ENFORCING and self.last_analysed_at is not None:
+                # it stopped enforcing when frames stopped being analysed, not when that was noticed
+                since = min(now, max(self.last_analysed_at + self.stale_after_s(), now - 2 * STALE_MAX_S))
+            self._pending = (reason, since)
         since = self._pending[1]
         db, at = self.db, datetime.fromtimestamp(since, UTC)
         try:
