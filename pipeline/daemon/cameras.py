@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -33,6 +33,9 @@ under a second, and the red-light rule needs it seen on both sides."""
 
 
 Problems = list[tuple[tuple[Any, ...], str]]
+FfmpegKey = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")]
+FfmpegValue = Annotated[str, Field(pattern=r"^[^;|\x00]{0,256}$")] | int
+"""FFmpeg options reach OpenCV as ``key;value|key;value``: no ';' or '|' inside."""
 
 
 class CameraConfig(BaseModel):
@@ -48,6 +51,11 @@ class CameraConfig(BaseModel):
     loop: bool = False
     enabled: bool = True
     keep_days: Annotated[float, Field(gt=0, le=36500, allow_inf_nan=False)] | None = None
+    rtsp_transport: Literal["tcp", "udp"] | None = None
+    """RTSP only: how the RTP packets come: tcp (no loss, passes NAT) or udp; unset, FFmpeg tries
+    UDP and falls back to TCP."""
+    ffmpeg_options: dict[FfmpegKey, FfmpegValue] = Field(default_factory=dict, max_length=32)
+    """More FFmpeg demuxer options for this camera's stream, e.g. {buffer_size: "1048576"}."""
 
     @model_validator(mode="after")
     def _loop_only_for_files(self) -> CameraConfig:
@@ -59,6 +67,8 @@ class CameraConfig(BaseModel):
             raise ValueError("source: must not be empty: give a URL, a file path or a device index")
         if isinstance(self.source, str) and ("\x00" in self.source or len(self.source) > 4096):
             raise ValueError("source: expected a URL, a file path or a device index, not a NUL byte or 4 KiB of text")
+        if self.rtsp_transport and not (isinstance(self.source, str) and self.source.lower().startswith("rtsp")):
+            raise ValueError(f"rtsp_transport: only for rtsp:// sources, not {describe_source(self.source)}")
         if "\x00" in self.scene:
             raise ValueError("scene: a file path cannot hold a NUL byte")
         return self

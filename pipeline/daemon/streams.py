@@ -13,8 +13,10 @@ it at once when a refused or unreachable camera starts answering again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
 import random
 import re
 import socket
@@ -22,6 +24,7 @@ import statistics
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -204,6 +207,7 @@ class StreamSource:
         base_dir: Path | None = None,
         open_timeout_s: float = OPEN_TIMEOUT_S,
         read_timeout_s: float = READ_TIMEOUT_S,
+        options: dict[str, str | int] | None = None,
     ):
         self.source = source
         if is_file_source(source) and base_dir is not None and not Path(str(source)).is_absolute():
@@ -213,6 +217,10 @@ class StreamSource:
         self.queue = LatestQueue(queue_frames)
         self.backoff = backoff or Backoff()
         self.open_timeout_s, self.read_timeout_s = open_timeout_s, read_timeout_s
+        self.options = ffmpeg_options(self.source, options or {})
+        if self.options is not None:
+            global _custom_sources
+            _custom_sources += 1  # never lowered: a stopped camera's reader may still be opening
         self.stats = StreamStats()
         self.finished = threading.Event()
         """Set when a file without `loop` has ended (a live stream never finishes)."""
@@ -282,7 +290,8 @@ class StreamSource:
                 cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.open_timeout_s * 1000),
                 cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.read_timeout_s * 1000),
             ]  # fmt: skip
-            cap = cv2.VideoCapture(str(src), cv2.CAP_FFMPEG, params)
+            with _capture_options(self.options):
+                cap = cv2.VideoCapture(str(src), cv2.CAP_FFMPEG, params)
         if not cap.isOpened():
             cap.release()
             self._failed("cannot open the stream (refused, unreachable, or not a video)")
@@ -385,6 +394,41 @@ class StreamSource:
         return why
 
 
+FFMPEG_OPTIONS_VAR = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+_options_lock = threading.Lock()
+_custom_sources = 0
+"""Streams of this process with options of their own; while there are none, opens take no lock."""
+
+
+def ffmpeg_options(source: str | int, options: dict[str, str | int]) -> str | None:
+    """The camera's FFmpeg options as OpenCV reads them (``key;value|...``), or None when it has
+    none of its own (files, devices, and streams left to FFmpeg's defaults: RTSP tries UDP, then
+    TCP when no packet comes)."""
+    if not isinstance(source, str) or "://" not in source:
+        return None
+    return "|".join(f"{k};{v}" for k, v in options.items()) or None
+
+
+@contextlib.contextmanager
+def _capture_options(options: str | None) -> Iterator[None]:
+    """Open one capture with its own FFmpeg options. OpenCV reads them from a process-wide
+    environment variable at each open and offers no per-capture way; so while any stream has
+    options of its own, every open holds one lock with the variable set to its options (or unset)."""
+    if options is None and not _custom_sources:
+        yield
+        return
+    with _options_lock:
+        saved = os.environ.pop(FFMPEG_OPTIONS_VAR, None)
+        if options is not None:
+            os.environ[FFMPEG_OPTIONS_VAR] = options
+        try:
+            yield
+        finally:
+            os.environ.pop(FFMPEG_OPTIONS_VAR, None)
+            if saved is not None:
+                os.environ[FFMPEG_OPTIONS_VAR] = saved
+
+
 def _session_fps(times: list[float], nominal: float | None) -> float:
     """Frames per second of a new session: the container's figure when the arrival times agree
     with it, else the median arrival interval (MJPEG over HTTP usually claims 25)."""
@@ -392,6 +436,6 @@ def _session_fps(times: list[float], nominal: float | None) -> float:
     measured = 1.0 / statistics.median(gaps) if len(gaps) >= 3 else None
     if measured is None:
         return nominal or 25.0
-    if nominal is not None and abs(measured - nominal) / nominal < 0.25:
-        return nominal
+    if nominal is not None and (abs(measured - nominal) / nominal < 0.25 or measured > nominal):
+        return nominal  # faster than claimed is a burst of buffered frames (RTSP sends its GOP at once)
     return min(60.0, max(1.0, measured))

@@ -98,6 +98,7 @@ class CameraWorker:
         self.source = StreamSource(
             cfg.source, cfg.id, loop=cfg.loop, queue_frames=s.queue_frames, base_dir=camera.base_dir,
             backoff=Backoff(initial_s=s.backoff_initial_s, max_s=s.backoff_max_s),
+            options={**cfg.ffmpeg_options, **({"rtsp_transport": cfg.rtsp_transport} if cfg.rtsp_transport else {})},
         )  # fmt: skip
         self.retire = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"camera:{cfg.id}", daemon=True)

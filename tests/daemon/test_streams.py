@@ -88,6 +88,7 @@ def test_latest_queue_drops_the_oldest_frames_never_the_markers():
         ([i / 24.5 for i in range(12)], 25.0, 25.0),  # close enough to what the container says
         ([0.0], None, 25.0),  # nothing to measure, nothing claimed
         ([i / 200 for i in range(12)], None, 60.0),  # a burst of buffered frames is not 200 fps
+        ([i / 60 for i in range(12)], 8.0, 8.0),  # an RTSP camera's buffered GOP arrives at once
     ],
 )
 def test_session_fps(times, nominal, expected):
