@@ -59,7 +59,7 @@ STALE_SLACK_S = 1.5
 """A camera stops enforcing this long after its last analysed frame (longer when its floor is below
 1 / this: a gap the floor allows is no outage). The ledger dates the loss from there, not from
 when the reader gave up on the stream (up to its 5 s read timeout later)."""
-STALE_MAX_S = 5.0
+STALE_MAX_S = 3.0
 
 
 @dataclass

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -137,3 +138,33 @@ def test_a_crashs_leftovers_are_closed_when_the_camera_is_taken_on(tmp_path, mjp
     assert td.stop() == 0
     shutil.rmtree(data / "unrecorded")
     assert os.listdir(data / "evidence" / "hanoi") == [] if (data / "evidence" / "hanoi").exists() else True
+
+
+def test_a_frozen_stream_stops_enforcing_in_the_ledger_at_its_last_frame_not_when_the_reader_gives_up(
+    tmp_path, mjpeg_camera, run_daemon
+):
+    """The publisher freezes (SIGSTOP: the connection stays open, no frame comes). The reader
+    waits out its 5 s read timeout; the ledger must not say enforcing for those seconds."""
+    cam = mjpeg_camera(fps=6.0, start_frame=START_FRAME)
+    cameras = write_cameras(tmp_path / "cameras.yaml", [
+        {"id": "hanoi", "source": cam.url, "scene": HANOI_SCENE, "min_fps": 0.5},  # slack: 3 s
+    ])  # fmt: skip
+    td = run_daemon(cameras)
+    wait_for(lambda: getattr(td.daemon, "http", None), 60, "the health server")
+    address = td.daemon.http.address
+    wait_for(lambda: (camera(address, "hanoi") or {}).get("enforcing"), 120, "the camera to enforce")
+    assert cam.proc is not None
+    cam.proc.send_signal(signal.SIGSTOP)
+    frozen = datetime.now(UTC)
+    try:
+        wait_for(lambda: not (camera(address, "hanoi") or {}).get("enforcing", True), 30, "enforcing to end")
+    finally:
+        cam.proc.send_signal(signal.SIGCONT)
+    td.stop()
+    db = open_test_database(tmp_path / "data")
+    ledger = list_coverage(db, "hanoi")
+    db.close()
+    enforcing = [p for p in ledger if p.enforcing and p.started_at < frozen]
+    assert enforcing and enforcing[-1].ended_at is not None, ledger
+    overstated = (enforcing[-1].ended_at - frozen).total_seconds()
+    assert overstated < 4.5, (overstated, ledger)  # 3 s slack after the last analysed frame, not 5 s and more

@@ -1,0 +1,148 @@
+"""Outage to enforcing: how long a camera is unwatched around a 20 s outage, MJPEG and RTSP.
+
+    .venv/bin/python benchmarks/outage.py [--outage 20] [--shared ../shared]
+
+Runs `trafficcam watch` (its own process) on two cameras playing the Hanoi clip: one MJPEG over
+HTTP (tests/daemon/mjpeg_server.py), one RTSP H.264 from GStreamer's RTSP server
+(tests/daemon/rtsp_server.py, under the system python3). Once both enforce, both servers are
+killed for `--outage` seconds and started again. From the coverage ledger: when each camera
+stopped enforcing (against the kill), and when it enforced again (against the restart); from
+/health, when it showed enforcing again. Written to BENCHMARKS.md, section "Outage to enforcing".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks.report import replace_section  # noqa: E402
+
+TITLE = "Outage to enforcing"
+CLIP = "hanoi_ltk_hangbai"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def health(port: int) -> dict:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
+            return {c["id"]: c for c in json.loads(r.read())["cameras"]}
+    except OSError:
+        return {}
+
+
+def start_servers(video: Path, mjpeg_port: int, rtsp_port: int, start_frame: int) -> list[subprocess.Popen[str]]:
+    mjpeg = subprocess.Popen([sys.executable, "-m", "tests.daemon.mjpeg_server", str(video), "--port", str(mjpeg_port),
+                              "--fps", "6", "--start-frame", str(start_frame), "--loop"], cwd=ROOT,
+                             stdout=subprocess.PIPE, text=True)  # fmt: skip
+    rtsp = subprocess.Popen(["/usr/bin/python3", str(ROOT / "tests/daemon/rtsp_server.py"), "--port", str(rtsp_port),
+                             "--video", str(video), "--fps", "6"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    for proc in (mjpeg, rtsp):
+        assert proc.stdout and "serving" in proc.stdout.readline()
+    return [mjpeg, rtsp]
+
+
+def wait(predicate, timeout: float, every: float = 0.2) -> float | None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return time.time()
+        time.sleep(every)
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--outage", type=float, default=20.0)
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = parser.parse_args()
+    video = args.shared / "clips" / CLIP / "16h30.25.9.22.mp4"
+    scene = args.shared / "clips" / CLIP / "scene.yaml"
+    weights = args.shared / "models" / "yolov8n_int8.onnx"
+    work = Path(tempfile.mkdtemp(prefix="outage-"))
+    mjpeg_port, rtsp_port, http_port = free_port(), free_port(), free_port()
+    cameras = work / "cameras.yaml"
+    cameras.write_text(
+        "cameras:\n"
+        f"  - {{id: mjpeg, source: 'http://127.0.0.1:{mjpeg_port}/', scene: '{scene}', min_fps: 0.5}}\n"
+        f"  - {{id: rtsp, source: 'rtsp://127.0.0.1:{rtsp_port}/cam', scene: '{scene}', min_fps: 0.5, "
+        "rtsp_transport: tcp}\n"
+    )
+    servers = start_servers(video, mjpeg_port, rtsp_port, 0)
+    env = {**os.environ, "YOLO_OFFLINE": "1", "TRAFFICCAM_DATABASE_URL": ""}
+    daemon = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "watch", "--cameras", str(cameras), "--data-dir",
+                               str(work / "data"), "--weights", str(weights), "--http", f"127.0.0.1:{http_port}",
+                               "--min-free-mb", "0"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    ids = ("mjpeg", "rtsp")
+    try:
+        assert wait(lambda: all(health(http_port).get(c, {}).get("enforcing") for c in ids), 180), "never enforcing"
+        for proc in servers:
+            proc.kill()
+            proc.wait()
+        killed = time.time()
+        time.sleep(args.outage)
+        servers = start_servers(video, mjpeg_port, rtsp_port, 0)
+        back = time.time()
+        seen: dict[str, float | None] = {}
+        for cam in ids:
+            seen[cam] = wait(lambda cam=cam: health(http_port).get(cam, {}).get("enforcing"), 120)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(60)
+        for proc in servers:
+            proc.kill()
+    from pipeline.store.coverage import list_coverage
+    from pipeline.store.db import open_database
+
+    db = open_database(None, work / "data")
+    rows = []
+    for cam in ids:
+        ledger = list_coverage(db, cam)
+        down = next((p for p in ledger if not p.enforcing and p.started_at.timestamp() > killed - 30), None)
+        again = next((p for p in ledger if p.enforcing and down and p.started_at > down.started_at), None)
+        def fmt(t: float | None) -> str:  # noqa: E306
+            return "-" if t is None else f"{t:+.1f} s"
+        rows.append(
+            f"| {cam} | {fmt(down.started_at.timestamp() - killed if down else None)} ({down.reason if down else '-'}) "
+            f"| {fmt(again.started_at.timestamp() - back if again else None)} "
+            f"| {fmt(seen[cam] - back if seen[cam] else None)} "
+            f"| {fmt(again.started_at.timestamp() - killed if again else None)} |"
+        )
+    db.close()
+    body = [
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs (shared with other work), `benchmarks/outage.py --outage {args.outage:g}`: both camera "
+        "servers killed together after the cameras enforced, started again after the outage. Ledger times are the "
+        "periods `trafficcam cameras coverage` shows; /health shows enforcing only after it has held 10 s (the "
+        "ledger dates it from when it began).",
+        "",
+        "| camera | ledger: not enforcing from (vs kill) | ledger: enforcing again (vs restart) "
+        "| /health enforcing (vs restart) | unwatched in the ledger |",
+        "|---|---|---|---|---|",
+        *rows,
+    ]
+    replace_section(args.output, TITLE, "\n".join(body))
+    print("\n".join(body))
+
+
+if __name__ == "__main__":
+    main()
