@@ -48,15 +48,16 @@ def health(port: int) -> dict:
         return {}
 
 
-def start_servers(video: Path, mjpeg_port: int, rtsp_port: int, start_frame: int) -> list[subprocess.Popen[str]]:
-    mjpeg = subprocess.Popen([sys.executable, "-m", "tests.daemon.mjpeg_server", str(video), "--port", str(mjpeg_port),
-                              "--fps", "6", "--start-frame", str(start_frame), "--loop"], cwd=ROOT,
-                             stdout=subprocess.PIPE, text=True)  # fmt: skip
-    rtsp = subprocess.Popen(["/usr/bin/python3", str(ROOT / "tests/daemon/rtsp_server.py"), "--port", str(rtsp_port),
-                             "--video", str(video), "--fps", "6"], stdout=subprocess.PIPE, text=True)  # fmt: skip
-    for proc in (mjpeg, rtsp):
-        assert proc.stdout and "serving" in proc.stdout.readline()
-    return [mjpeg, rtsp]
+def start_servers(kind: str, video: Path, mjpeg_port: int, rtsp_port: int) -> list[subprocess.Popen[str]]:
+    if kind == "mjpeg":
+        cmd = [sys.executable, "-m", "tests.daemon.mjpeg_server", str(video), "--port", str(mjpeg_port), "--fps", "6",
+               "--loop"]  # fmt: skip
+    else:
+        cmd = ["/usr/bin/python3", str(ROOT / "tests/daemon/rtsp_server.py"), "--port", str(rtsp_port), "--video",
+               str(video), "--fps", "6"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout and "serving" in proc.stdout.readline()
+    return [proc]
 
 
 def wait(predicate, timeout: float, every: float = 0.2) -> float | None:  # type: ignore[no-untyped-def]
@@ -68,43 +69,32 @@ def wait(predicate, timeout: float, every: float = 0.2) -> float | None:  # type
     return None
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--outage", type=float, default=20.0)
-    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
-    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
-    args = parser.parse_args()
-    video = args.shared / "clips" / CLIP / "16h30.25.9.22.mp4"
-    scene = args.shared / "clips" / CLIP / "scene.yaml"
-    weights = args.shared / "models" / "yolov8n_int8.onnx"
-    work = Path(tempfile.mkdtemp(prefix="outage-"))
+def measure(kind: str, video: Path, scene: Path, weights: Path, outage: float) -> str:
+    """One camera of `kind` alone (the machine is small): enforce, lose the server, get it back."""
+    work = Path(tempfile.mkdtemp(prefix=f"outage-{kind}-"))
     mjpeg_port, rtsp_port, http_port = free_port(), free_port(), free_port()
+    source = f"http://127.0.0.1:{mjpeg_port}/" if kind == "mjpeg" else f"rtsp://127.0.0.1:{rtsp_port}/cam"
+    extra = ", rtsp_transport: tcp" if kind == "rtsp" else ""
     cameras = work / "cameras.yaml"
-    cameras.write_text(
-        "cameras:\n"
-        f"  - {{id: mjpeg, source: 'http://127.0.0.1:{mjpeg_port}/', scene: '{scene}', min_fps: 0.5}}\n"
-        f"  - {{id: rtsp, source: 'rtsp://127.0.0.1:{rtsp_port}/cam', scene: '{scene}', min_fps: 0.5, "
-        "rtsp_transport: tcp}\n"
-    )
-    servers = start_servers(video, mjpeg_port, rtsp_port, 0)
+    cameras.write_text(f"cameras:\n  - {{id: {kind}, source: '{source}', scene: '{scene}', min_fps: 0.5{extra}}}\n")
+    servers = start_servers(kind, video, mjpeg_port, rtsp_port)
     env = {**os.environ, "YOLO_OFFLINE": "1", "TRAFFICCAM_DATABASE_URL": ""}
     daemon = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "watch", "--cameras", str(cameras), "--data-dir",
                                str(work / "data"), "--weights", str(weights), "--http", f"127.0.0.1:{http_port}",
                                "--min-free-mb", "0"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)  # fmt: skip
-    ids = ("mjpeg", "rtsp")
+    seen: float | None = None
     try:
-        assert wait(lambda: all(health(http_port).get(c, {}).get("enforcing") for c in ids), 180), "never enforcing"
+        if not wait(lambda: health(http_port).get(kind, {}).get("enforcing"), 300):
+            return f"| {kind} | never enforcing before the outage: {health(http_port).get(kind)} | | | |"
         for proc in servers:
             proc.kill()
             proc.wait()
         killed = time.time()
-        time.sleep(args.outage)
-        servers = start_servers(video, mjpeg_port, rtsp_port, 0)
+        time.sleep(outage)
+        servers = start_servers(kind, video, mjpeg_port, rtsp_port)
         back = time.time()
-        seen: dict[str, float | None] = {}
-        for cam in ids:
-            seen[cam] = wait(lambda cam=cam: health(http_port).get(cam, {}).get("enforcing"), 120)
+        seen = wait(lambda: health(http_port).get(kind, {}).get("enforcing"), 180)
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(60)
@@ -114,24 +104,35 @@ def main() -> None:
     from pipeline.store.db import open_database
 
     db = open_database(None, work / "data")
-    rows = []
-    for cam in ids:
-        ledger = list_coverage(db, cam)
-        down = next((p for p in ledger if not p.enforcing and p.started_at.timestamp() > killed - 30), None)
-        again = next((p for p in ledger if p.enforcing and down and p.started_at > down.started_at), None)
-        def fmt(t: float | None) -> str:  # noqa: E306
-            return "-" if t is None else f"{t:+.1f} s"
-        rows.append(
-            f"| {cam} | {fmt(down.started_at.timestamp() - killed if down else None)} ({down.reason if down else '-'}) "
-            f"| {fmt(again.started_at.timestamp() - back if again else None)} "
-            f"| {fmt(seen[cam] - back if seen[cam] else None)} "
-            f"| {fmt(again.started_at.timestamp() - killed if again else None)} |"
-        )
+    ledger = list_coverage(db, kind)
     db.close()
+    down = next((p for p in ledger if not p.enforcing and p.started_at.timestamp() > killed - 30), None)
+    again = next((p for p in ledger if p.enforcing and down and p.started_at > down.started_at), None)
+
+    def fmt(t: float | None) -> str:
+        return "-" if t is None else f"{t:+.1f} s"
+
+    return (
+        f"| {kind} | {fmt(down.started_at.timestamp() - killed if down else None)} ({down.reason if down else '-'}) "
+        f"| {fmt(again.started_at.timestamp() - back if again else None)} | {fmt(seen - back if seen else None)} "
+        f"| {fmt(again.started_at.timestamp() - killed if again else None)} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--outage", type=float, default=20.0)
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = parser.parse_args()
+    video = args.shared / "clips" / CLIP / "16h30.25.9.22.mp4"
+    scene = args.shared / "clips" / CLIP / "scene.yaml"
+    weights = args.shared / "models" / "yolov8n_int8.onnx"
+    rows = [measure(kind, video, scene, weights, args.outage) for kind in ("mjpeg", "rtsp")]
     body = [
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPUs (shared with other work), `benchmarks/outage.py --outage {args.outage:g}`: both camera "
-        "servers killed together after the cameras enforced, started again after the outage. Ledger times are the "
+        f"{os.cpu_count()} CPUs (shared with other work), `benchmarks/outage.py --outage {args.outage:g}`, one camera "
+        "at a time: its server killed once it enforced, started again after the outage. Ledger times are the "
         "periods `trafficcam cameras coverage` shows; /health shows enforcing only after it has held 10 s (the "
         "ledger dates it from when it began).",
         "",
