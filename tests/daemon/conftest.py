@@ -138,13 +138,9 @@ def run_daemon(tmp_path) -> Iterator[Callable[..., ThreadedDaemon]]:
         td.stop()
 
 
-def watch_process(
-    cameras: Path, data: Path, http_port: int, *extra: str, own_group: bool = False
-) -> subprocess.Popen[str]:
-    """`trafficcam watch` as its own process, logging to a pipe (`own_group`: leader of its own
-    process group, as a shell starts a command that Ctrl-C then reaches with its children)."""
+def watch_process(cameras: Path, data: Path, http_port: int, *extra: str) -> subprocess.Popen[str]:
+    """`trafficcam watch` as its own process, logging to a pipe."""
     env = {**os.environ, "YOLO_OFFLINE": "1", "COLUMNS": "250", **database_env(data)}
     cmd = [sys.executable, "-m", "pipeline.cli", "watch", "--cameras", str(cameras), "--data-dir", str(data),
            "--weights", str(COCO_WEIGHTS), "--http", f"127.0.0.1:{http_port}", *extra]  # fmt: skip
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            process_group=0 if own_group else None)  # fmt: skip
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
