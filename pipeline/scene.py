@@ -290,7 +290,10 @@ def _line_of(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
 
 
 def _format(loc: tuple[Any, ...], message: str, line: int) -> str:
-    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(top level)"
+    def part(p: Any) -> str:  # a key of odd characters (a newline) is shown quoted: one error, one line
+        return f"[{p}]" if isinstance(p, int) else f".{p}" if str(p).isprintable() else f".{str(p)!r}"
+
+    key = "".join(part(p) for p in loc).lstrip(".") or "(top level)"
     return f"line {line}: {key}: {message}"
 
 
