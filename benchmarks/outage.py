@@ -134,7 +134,7 @@ def main() -> None:
     video = Path(tempfile.mkdtemp(prefix="outage-")) / "clip-x4.mp4"  # the RTSP server plays a file once
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-stream_loop", "3", "-i", str(clip),
                     "-c", "copy", str(video)], check=True)  # fmt: skip
-    rows = [measure(kind, video, scene, weights, args.outage) for kind in ("mjpeg", "rtsp")]
+    rows = [measure(k, clip if k == "mjpeg" else video, scene, weights, args.outage) for k in ("mjpeg", "rtsp")]
     body = [
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs (shared with other work), `benchmarks/outage.py --outage {args.outage:g}`, one camera "
