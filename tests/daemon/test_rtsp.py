@@ -38,7 +38,7 @@ def _gst_available() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(bool(_gst_available()), reason=_gst_available() or "")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_gst_available()), reason=_gst_available() or "")]
 
 
 class RtspCamera:
