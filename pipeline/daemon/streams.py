@@ -13,25 +13,22 @@ it at once when a refused or unreachable camera starts answering again.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import os
 import random
 import re
-import socket
 import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
 
+from pipeline.daemon import connect
+from pipeline.daemon.connect import PROBE_EVERY_S
 from pipeline.source import JPEG_QUALITY, Frame
 
 log = logging.getLogger(__name__)
@@ -42,8 +39,7 @@ HEALTHY_S = 30.0
 """A session that lasted this long ends an outage: the backoff starts again from its first delay."""
 OUTAGE_SHARE = 0.25
 """The wait before a reconnect is at most this share of the outage so far (or the initial delay)."""
-PROBE_EVERY_S = 1.0
-PROBE_TIMEOUT_S = 0.5
+
 FPS_PROBE_FRAMES = 12
 """Frames whose arrival times give a session's frame rate (stream containers often claim 25)."""
 FPS_PROBE_MAX_S = 3.0
@@ -148,27 +144,6 @@ def is_file_source(source: str | int) -> bool:
     return isinstance(source, str) and "://" not in source
 
 
-def probe_address(source: str | int) -> tuple[str, int] | None:
-    """Host and TCP port a network source listens on (None for files and devices)."""
-    if not isinstance(source, str) or "://" not in source:
-        return None
-    try:
-        url = urlsplit(source)
-        port = url.port or {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}.get(url.scheme)
-    except ValueError:
-        return None
-    return (url.hostname, port) if url.hostname and port else None
-
-
-def probe(address: tuple[str, int], timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """Does anything accept a TCP connection there? Costs one handshake, no stream."""
-    try:
-        with socket.create_connection(address, timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 @dataclass
 class StreamStats:
     """Counters the reader thread keeps; read them from any thread."""
@@ -217,10 +192,9 @@ class StreamSource:
         self.queue = LatestQueue(queue_frames)
         self.backoff = backoff or Backoff()
         self.open_timeout_s, self.read_timeout_s = open_timeout_s, read_timeout_s
-        self.options = ffmpeg_options(self.source, options or {})
+        self.options = connect.ffmpeg_options(self.source, options or {})
         if self.options is not None:
-            global _custom_sources
-            _custom_sources += 1  # never lowered: a stopped camera's reader may still be opening
+            connect.custom_sources += 1  # never lowered: a stopped camera's reader may still be opening
         self.stats = StreamStats()
         self.finished = threading.Event()
         """Set when a file without `loop` has ended (a live stream never finishes)."""
@@ -290,7 +264,7 @@ class StreamSource:
                 cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.open_timeout_s * 1000),
                 cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.read_timeout_s * 1000),
             ]  # fmt: skip
-            with _capture_options(self.options):
+            with connect.capture_options(self.options):
                 cap = cv2.VideoCapture(str(src), cv2.CAP_FFMPEG, params)
         if not cap.isOpened():
             cap.release()
@@ -310,15 +284,15 @@ class StreamSource:
         starts accepting them again ends the wait at once (checked every `PROBE_EVERY_S`)."""
         delay = self.backoff.next_delay(time.monotonic() - self._down_since)
         self.stats.next_attempt_at = time.time() + delay
-        address = probe_address(self.source)
+        address = connect.probe_address(self.source)
         if address is None or delay <= PROBE_EVERY_S:
             return not self._stop.wait(delay)
         deadline = time.monotonic() + delay
-        was_up = probe(address)
+        was_up = connect.probe(address)
         while (left := deadline - time.monotonic()) > 0:
             if self._stop.wait(min(PROBE_EVERY_S, left)):
                 return False
-            if not was_up and probe(address):
+            if not was_up and connect.probe(address):
                 log.info("camera %s: %s answers again; reconnecting now", self.name, describe_source(self.source))
                 return True
         return True
@@ -392,41 +366,6 @@ class StreamSource:
             if why != "end of file":
                 log.warning("camera %s: stream lost (%s); reconnecting", self.name, why)
         return why
-
-
-FFMPEG_OPTIONS_VAR = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
-_options_lock = threading.Lock()
-_custom_sources = 0
-"""Streams of this process with options of their own; while there are none, opens take no lock."""
-
-
-def ffmpeg_options(source: str | int, options: dict[str, str | int]) -> str | None:
-    """The camera's FFmpeg options as OpenCV reads them (``key;value|...``), or None when it has
-    none of its own (files, devices, and streams left to FFmpeg's defaults: RTSP tries UDP, then
-    TCP when no packet comes)."""
-    if not isinstance(source, str) or "://" not in source:
-        return None
-    return "|".join(f"{k};{v}" for k, v in options.items()) or None
-
-
-@contextlib.contextmanager
-def _capture_options(options: str | None) -> Iterator[None]:
-    """Open one capture with its own FFmpeg options. OpenCV reads them from a process-wide
-    environment variable at each open and offers no per-capture way; so while any stream has
-    options of its own, every open holds one lock with the variable set to its options (or unset)."""
-    if options is None and not _custom_sources:
-        yield
-        return
-    with _options_lock:
-        saved = os.environ.pop(FFMPEG_OPTIONS_VAR, None)
-        if options is not None:
-            os.environ[FFMPEG_OPTIONS_VAR] = options
-        try:
-            yield
-        finally:
-            os.environ.pop(FFMPEG_OPTIONS_VAR, None)
-            if saved is not None:
-                os.environ[FFMPEG_OPTIONS_VAR] = saved
 
 
 def _session_fps(times: list[float], nominal: float | None) -> float:
