@@ -494,7 +494,10 @@ def _ffmpeg_clip(exe: str, frames: Iterator[bytes | np.ndarray], fps: float, out
         "-c:v", "libx264", "-preset", CLIP_PRESET, "-crf", "26", "-pix_fmt", "yuv420p",
         "-movflags", "+faststart", str(out),
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # its own session: a Ctrl-C to the terminal's process group must not kill the encoder of a clip that
+    # the daemon, stopping, still finishes (it would fall back to MPEG-4 Part 2)
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)  # fmt: skip
     assert proc.stdin is not None
     stdin = proc.stdin
     feed: queue.Queue[bytes | None] = queue.Queue(maxsize=PIPE_FRAMES)

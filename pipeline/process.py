@@ -19,6 +19,7 @@ from detector.yolo import YoloDetector
 from pipeline import __version__
 from pipeline.camera import CameraPipeline, Reported
 from pipeline.errors import ModelError
+from pipeline.rotation import match_rotation
 from pipeline.rules import build_rules
 from pipeline.scene import Scene, load_scene, scene_hash
 from pipeline.source import VideoFile
@@ -163,7 +164,8 @@ def process_video(
     scene = load_scene(scene_path)
     source = VideoFile(video, analysis_fps=settings.analysis_fps)
     warnings: list[str] = []
-    scene = fit_scene(scene, source.width, source.height, warnings)
+    scene = fit_scene(match_rotation(scene, source.width, source.height, source.rotation, warnings),
+                      source.width, source.height, warnings)  # fmt: skip
     zone, operator = _operator_time(scene, recorded_at, timezone)  # a bad --recorded-at fails here, early
     rules = build_rules(scene, settings.enable, settings.disable)
     db = open_database(db_url, data_dir)

@@ -204,8 +204,16 @@ def _points(value: Any) -> list[tuple[float, float]]:
     return [
         (float(p[0]), float(p[1]))
         for p in value
-        if isinstance(p, list) and len(p) == 2 and all(isinstance(c, int | float) for c in p)
+        if isinstance(p, list) and len(p) == 2 and all(isinstance(c, int | float) and _finite(c) for c in p)
     ]
+
+
+def _finite(value: int | float) -> bool:
+    """A coordinate a float can hold (YAML allows 10**400, .inf and .nan; pydantic reports them)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _semantic_errors(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
@@ -230,8 +238,10 @@ def _semantic_errors(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
         return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)] if isinstance(value, list) else []
 
     for section in ("signals", "stop_lines", "lanes", "solid_lines"):
-        seen: set[Any] = set()
+        seen: set[str] = set()
         for i, item in items(section):
+            if not isinstance(item.get("id"), str):
+                continue  # not an id at all: pydantic reports its type
             if item.get("id") in seen:
                 errors.append(((section, i, "id"), f"duplicate id {item['id']!r}: ids must be unique within {section}"))
             seen.add(item.get("id"))
@@ -260,17 +270,26 @@ def _semantic_errors(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
     return errors
 
 
-def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
-    """Map every key path of a composed YAML document to its 1-based line."""
+def _line_index(
+    node: yaml.Node, path: tuple[Any, ...] = (), seen: set[int] | None = None
+) -> dict[tuple[Any, ...], int]:
+    """Map every key path of a composed YAML document to its 1-based line.
+
+    A node reached again through an alias is not walked again: an anchor that contains itself
+    would recurse for ever, and a chain of aliases ("billion laughs") would take exponential time."""
+    seen = set() if seen is None else seen
     lines = {path: node.start_mark.line + 1}
+    if id(node) in seen:
+        return lines
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            sub = path + (key.value,)
-            lines.update(_line_index(value, sub))
+            sub = path + (key.value if isinstance(key, yaml.ScalarNode) else "?",)
+            lines.update(_line_index(value, sub, seen))
             lines[sub] = key.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            lines.update(_line_index(item, path + (i,)))
+            lines.update(_line_index(item, path + (i,), seen))
     return lines
 
 
@@ -282,7 +301,10 @@ def _line_of(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
 
 
 def _format(loc: tuple[Any, ...], message: str, line: int) -> str:
-    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(top level)"
+    def part(p: Any) -> str:  # a key of odd characters (a newline) is shown quoted: one error, one line
+        return f"[{p}]" if isinstance(p, int) else f".{p}" if str(p).isprintable() else f".{str(p)!r}"
+
+    key = "".join(part(p) for p in loc).lstrip(".") or "(top level)"
     return f"line {line}: {key}: {message}"
 
 
@@ -338,7 +360,7 @@ def read_yaml_with_lines(
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise error(str(p), ["file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL byte in the path
         raise error(str(p), [f"cannot read file: {exc}"]) from None
     try:
         node = yaml.compose(text)

@@ -86,7 +86,10 @@ class VideoFile:
         if not ok or first is None:
             cap.release()
             raise SourceError(_diagnose_unopenable(self.path))
-        self.height, self.width = first.shape[:2]
+        self.height, self.width = first.shape[:2]  # upright: OpenCV applies the rotation metadata
+        meta = cap.get(cv2.CAP_PROP_ORIENTATION_META)
+        self.rotation = int(meta) % 360 if meta and math.isfinite(meta) else 0
+        """Degrees the stored video is turned (clockwise) for display, as its frames come."""
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and math.isfinite(fps) and 0 < fps < 1000 else 25.0
         count = cap.get(cv2.CAP_PROP_FRAME_COUNT)

@@ -131,22 +131,33 @@ def cameras_reload(
     data_dir: DataDirOpt = Path("trafficcam-data"),
     pid_file: Annotated[Path | None, typer.Option("--pid-file", help="The daemon's pid file.")] = None,
 ) -> None:
-    """Tell a running `watch` to re-read its cameras.yaml (sends SIGHUP)."""
-    path = pid_file or data_dir / PID_FILE
-    try:
-        pid = int(path.read_text().strip())
-        os.kill(pid, signal.SIGHUP)
-    except FileNotFoundError:
-        raise _fail(
-            TrafficcamError(f"{path}: no pid file; is `trafficcam watch` running with this --data-dir?")
-        ) from None
-    except ValueError:
-        raise _fail(TrafficcamError(f"{path} does not hold a process id")) from None
-    except ProcessLookupError:
-        raise _fail(TrafficcamError(f"no process {pid} (from {path}): the daemon is not running")) from None
-    except PermissionError:
-        raise _fail(TrafficcamError(f"not allowed to signal process {pid}: run as the daemon's user")) from None
-    console.print(f"asked process {pid} to reload its cameras")
+    """Tell the running `watch` instances of a data dir to re-read their cameras.yaml (SIGHUP).
+
+    Each instance has its own pid file (watch.pid, or watch.PID.pid when several share the dir);
+    every live one is asked."""
+    from pipeline.daemon import pidfile
+
+    if pid_file is not None:
+        pid = pidfile.read_pid(pid_file)
+        if pid is None:
+            what = "does not hold a process id" if pid_file.exists() else "no pid file"
+            raise _fail(TrafficcamError(f"{pid_file}: {what}; is `trafficcam watch` running with it?"))
+        targets = [(pid_file, pid)]
+    else:
+        targets = pidfile.instances(data_dir, PID_FILE)
+        if not targets:
+            raise _fail(TrafficcamError(
+                f"{data_dir / PID_FILE}: no pid file of a running daemon; is `trafficcam watch` running with this "
+                "--data-dir?"
+            ))  # fmt: skip
+    for path, pid in targets:
+        try:
+            os.kill(pid, signal.SIGHUP)
+        except ProcessLookupError:
+            raise _fail(TrafficcamError(f"no process {pid} (from {path}): the daemon is not running")) from None
+        except PermissionError:
+            raise _fail(TrafficcamError(f"not allowed to signal process {pid}: run as the daemon's user")) from None
+        console.print(f"asked process {pid} to reload its cameras")
 
 
 def cameras_coverage(

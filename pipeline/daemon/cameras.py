@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -34,6 +34,9 @@ under a second, and the red-light rule needs it seen on both sides."""
 
 
 Problems = list[tuple[tuple[Any, ...], str]]
+FfmpegKey = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")]
+FfmpegValue = Annotated[str, Field(pattern=r"^[^;|\x00]{0,256}$")] | int
+"""FFmpeg options reach OpenCV as ``key;value|key;value``: no ';' or '|' inside."""
 
 
 class CameraConfig(BaseModel):
@@ -42,13 +45,18 @@ class CameraConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: Ident
-    source: str | Annotated[int, Field(ge=0)]
-    scene: str
-    analysis_fps: Annotated[float, Field(gt=0)] | None = None
-    min_fps: Annotated[float, Field(ge=0)] = DEFAULT_MIN_FPS
+    source: str | Annotated[int, Field(ge=0, le=1023)]
+    scene: Annotated[str, Field(min_length=1, max_length=4096)]
+    analysis_fps: Annotated[float, Field(gt=0, le=120, allow_inf_nan=False)] | None = None
+    min_fps: Annotated[float, Field(ge=0, le=120, allow_inf_nan=False)] = DEFAULT_MIN_FPS
     loop: bool = False
     enabled: bool = True
-    keep_days: Annotated[float, Field(gt=0)] | None = None
+    keep_days: Annotated[float, Field(gt=0, le=36500, allow_inf_nan=False)] | None = None
+    rtsp_transport: Literal["tcp", "udp"] | None = None
+    """RTSP only: how the RTP packets come: tcp (no loss, passes NAT) or udp; unset, FFmpeg tries
+    UDP and falls back to TCP."""
+    ffmpeg_options: dict[FfmpegKey, FfmpegValue] = Field(default_factory=dict, max_length=32)
+    """More FFmpeg demuxer options for this camera's stream, e.g. {buffer_size: "1048576"}."""
     timezone: str | None = None  # IANA name; overrides the scene's `timezone`
 
     _check_timezone = field_validator("timezone")(check_timezone)
@@ -61,6 +69,12 @@ class CameraConfig(BaseModel):
             )
         if isinstance(self.source, str) and not self.source.strip():
             raise ValueError("source: must not be empty: give a URL, a file path or a device index")
+        if isinstance(self.source, str) and ("\x00" in self.source or len(self.source) > 4096):
+            raise ValueError("source: expected a URL, a file path or a device index, not a NUL byte or 4 KiB of text")
+        if self.rtsp_transport and not (isinstance(self.source, str) and self.source.lower().startswith("rtsp")):
+            raise ValueError(f"rtsp_transport: only for rtsp:// sources, not {describe_source(self.source)}")
+        if "\x00" in self.scene:
+            raise ValueError("scene: a file path cannot hold a NUL byte")
         return self
 
 
@@ -135,7 +149,7 @@ def parse_cameras(data: Any, path: Path, lines: dict[tuple[Any, ...], int] | Non
             camera = _load_camera_scene(cfg, path.parent, loc + ("scene",), problems, notes)
             if camera is not None:
                 cameras.append(camera)
-        elif isinstance(item, dict) and isinstance(item.get("scene"), str):
+        elif isinstance(item, dict) and isinstance(item.get("scene"), str) and item["scene"].strip("\x00 "):
             _check_scene_only(item["scene"], path.parent, loc + ("scene",), problems)
     if problems:
         located = sorted(((_line_of(loc, lines), loc, msg) for loc, msg in problems), key=lambda t: t[0])
@@ -174,10 +188,11 @@ def _duplicate_ids(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
     items = data.get("cameras")
     if not isinstance(items, list):
         return []
-    seen: set[Any] = set()
+    seen: set[str] = set()
     errors = []
     for i, item in enumerate(items):
-        if isinstance(item, dict) and "id" in item:
+        # only text ids can clash; any other id (a list, a number) gets its own type error
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
             if item["id"] in seen:
                 errors.append((("cameras", i, "id"), f"duplicate camera id {item['id']!r}: ids must be unique"))
             seen.add(item["id"])
@@ -209,4 +224,7 @@ def _load_camera_scene(
 
 def _file_exists(source: str | int, base: Path) -> bool:
     p = Path(str(source))
-    return (p if p.is_absolute() else base / p).is_file()
+    try:
+        return (p if p.is_absolute() else base / p).is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        return False

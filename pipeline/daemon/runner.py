@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import signal
 import threading
 import time
@@ -29,14 +28,17 @@ from pathlib import Path
 from types import FrameType
 
 from detector.weights import WeightsError, resolve
+from pipeline.daemon import pidfile
 from pipeline.daemon.cameras import Camera, CamerasError, load_cameras
 from pipeline.daemon.health import DaemonHealth, HealthServer, Metrics
+from pipeline.daemon.lost import LostCameras
 from pipeline.daemon.retention import RetentionPolicy, apply_retention
 from pipeline.daemon.settings import DiskGuard, WatchSettings
 from pipeline.daemon.streams import describe_source
 from pipeline.daemon.worker import TICK_S, CameraWorker, WorkerContext
 from pipeline.errors import ModelError, StorageError, TrafficcamError
 from pipeline.store import leases as lease_store
+from pipeline.store.coverage import CoverageReason
 from pipeline.store.db import open_database
 from pipeline.store.leases import Lease
 
@@ -59,6 +61,7 @@ class Daemon:
         self._signals_seen = 0
         self._old_handlers: dict[int, object] = {}
         self.http: HealthServer | None = None
+        self.pid_path: Path | None = None
         self.metrics = Metrics(self.health)
         self.disk = DiskGuard(self.data_dir, settings.min_free_mb)
         self._retention_thread: threading.Thread | None = None
@@ -77,6 +80,9 @@ class Daemon:
         self._last_balance = float("-inf")
         self._short = False
         """Holds fewer cameras than its share, or another instance missed a heartbeat."""
+        self.lost = LostCameras()
+        """Cameras stopped here by a fault (lease not renewed): listed in /health until watched again."""
+        self._db_error = "the database did not answer"
 
     # -- start-up ----------------------------------------------------------------------------
 
@@ -139,10 +145,15 @@ class Daemon:
             self._old_handlers[sig] = signal.signal(sig, handler)
 
     def start_pid_file(self) -> None:
-        path = self.settings.pid_file
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(f"{os.getpid()}\n")
+        if self.settings.pid_file is None:
+            return
+        try:
+            self.pid_path = pidfile.claim(self.settings.pid_file)
+        except OSError as exc:
+            raise TrafficcamError(f"cannot write the pid file {self.settings.pid_file}: {exc}") from None
+        if self.pid_path != self.settings.pid_file:
+            log.warning("%s belongs to another running instance; this one's pid is in %s", self.settings.pid_file,
+                        self.pid_path)  # fmt: skip
 
     def start_cameras(self, cameras: list[Camera]) -> None:
         """Share `cameras` with the other live instances: take this instance's share now."""
@@ -154,6 +165,7 @@ class Daemon:
         self.balance()
 
     def start_camera(self, camera: Camera, lease: Lease) -> None:
+        self.lost.found(camera.id)
         worker = CameraWorker(camera, self.context, lease)
         with self._lock:
             self.workers[camera.id] = worker
@@ -205,6 +217,7 @@ class Daemon:
                 continue
             delay = min(self.settings.backoff_max_s, 2.0 ** restarts[0])
             self._restarts[worker.id] = (restarts[0] + 1, time.monotonic() + delay)
+            self.lost.ever.setdefault(worker.id, f"worker_failed: {worker.error or 'no error'}")
             log.error("camera %s: worker stopped (%s); restarting it (next restart no sooner than %.0f s)",
                       worker.id, worker.error or "no error", delay)  # fmt: skip
             self.start_camera(worker.camera, self.leases[worker.id])
@@ -217,6 +230,7 @@ class Daemon:
         db, ttl = self.db, self.settings.lease_ttl_s
         try:
             lease_store.heartbeat(db, self.instance, http=self.http.address if self.http else None)
+            self.lost.keep_ledger(db)  # the database takes writes again: say why those cameras were not watched
             renewed, lost = lease_store.renew(db, list(self.leases.values()), ttl)
             for lease in renewed:
                 self.leases[lease.camera_id] = lease
@@ -240,12 +254,15 @@ class Daemon:
                 self._acquire(self.share - len(active))
             self._short = suspect or len([c for c in self.leases if c not in self.releasing]) < self.share
         except StorageError as exc:
+            self._db_error = str(exc)
             log.error("leases not renewed: %s", exc)
         self._stop_unrenewed()
 
     def _acquire(self, wanted: int) -> None:
         ttl = self.settings.lease_ttl_s
         held_elsewhere = {lease.camera_id for lease, valid in lease_store.list_leases(self.db) if valid}
+        for cid in held_elsewhere - set(self.leases):
+            self.lost.found(cid)  # another instance watches it
         free = sorted((cid for cid in self.wanted if cid not in self.leases and cid not in held_elsewhere),
                       key=self._preference)  # fmt: skip
         for cid in free:
@@ -302,7 +319,11 @@ class Daemon:
         now = time.monotonic()
         for cid, deadline in list(self._lease_deadline.items()):
             if now > deadline:
-                log.error("camera %s: its lease could not be renewed in time; stopping it here", cid)
+                log.error("camera %s: its lease could not be renewed in time; stopping it here (%s)", cid,
+                          self._db_error)  # fmt: skip
+                worker = self.workers.get(cid)
+                source = describe_source(worker.camera.config.source) if worker else "?"
+                self.lost.lose(cid, source, CoverageReason.LEASE_LOST, f"lease not renewed: {self._db_error}")
                 self._drop(cid)
 
     def reload(self) -> None:
@@ -312,7 +333,13 @@ class Daemon:
         except CamerasError as exc:
             log.error("reload refused, the running cameras keep going: %s", exc)
             return
+        except Exception as exc:  # a validator's own bug must not stop the cameras that run
+            log.error("reload refused, the running cameras keep going: %s: %s: %s", self.cameras_path,
+                      type(exc).__name__, exc)  # fmt: skip
+            return
         wanted = {c.id: c for c in config.enabled}
+        for cid in set(self.lost.cameras) - set(wanted):
+            self.lost.found(cid)  # removed from cameras.yaml: no longer expected to be watched
         retiring = [
             w for cid, w in self.workers.items()
             if cid not in wanted or wanted[cid].fingerprint != w.camera.fingerprint
@@ -354,7 +381,8 @@ class Daemon:
         return DaemonHealth(
             uptime_s=round(time.monotonic() - self._started, 1), evidence_paused=self.disk.paused,
             free_mb=None if self.disk.free_mb is None else round(self.disk.free_mb, 1),
-            cameras=[w.health() for w in workers if w.id not in self.releasing], instance=self.instance,
+            cameras=[w.health() for w in workers if w.id not in self.releasing] + self.lost.health(),
+            instance=self.instance,
             held=sorted(self.leases), live_instances=self.live_instances, share=self.share,
         )  # fmt: skip
 
@@ -376,14 +404,17 @@ class Daemon:
             self.http.stop()
         for sig, old in self._old_handlers.items():
             signal.signal(sig, old)  # type: ignore[arg-type]
-        pid_file = self.settings.pid_file
-        if pid_file is not None and pid_file.exists() and pid_file.read_text().strip() == str(os.getpid()):
-            pid_file.unlink()
+        pidfile.release(self.pid_path)
         if late:
             log.error("camera(s) %s did not finish within %.0f s; their unfinished evidence is not recorded",
                       ", ".join(late), self.settings.stop_timeout_s)  # fmt: skip
             return 1
         self.db.close()
+        failed = {w.id: w.error for w in workers if w.error} | self.lost.ever
+        if failed:  # the exit code says it: a supervisor or an operator must not read "all well"
+            log.error("stopped; camera(s) lost during this run: %s",
+                      "; ".join(f"{cid} ({why})" for cid, why in sorted(failed.items())))  # fmt: skip
+            return 1
         if workers:
             log.warning("stopped cleanly")
         return 0

@@ -5,7 +5,10 @@ testing) with OpenCV's FFmpeg backend, reads in its own thread, stamps each fram
 clock and JPEG-encodes it for the evidence ring buffer. The consumer takes items from a
 `LatestQueue`: when processing falls behind, the oldest frames are dropped (and counted), never
 the markers that say a session began or ended. A lost or unreachable stream is reopened with
-exponential backoff and jitter, capped, forever, until the stop event is set.
+backoff and jitter, capped, forever, until the stop event is set. The wait never exceeds a quarter
+of the outage so far (a 20 s outage costs at most ~5 s more), resets only after a healthy
+session (a flapping camera keeps backing off), and a cheap TCP probe of the camera's port ends
+it at once when a refused or unreachable camera starts answering again.
 """
 
 from __future__ import annotations
@@ -24,12 +27,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pipeline.daemon import connect
+from pipeline.daemon.connect import PROBE_EVERY_S
 from pipeline.source import JPEG_QUALITY, Frame
 
 log = logging.getLogger(__name__)
 
 OPEN_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 5.0
+HEALTHY_S = 30.0
+"""A session that lasted this long ends an outage: the backoff starts again from its first delay."""
+OUTAGE_SHARE = 0.25
+"""The wait before a reconnect is at most this share of the outage so far (or the initial delay)."""
+
 FPS_PROBE_FRAMES = 12
 """Frames whose arrival times give a session's frame rate (stream containers often claim 25)."""
 FPS_PROBE_MAX_S = 3.0
@@ -70,8 +80,12 @@ class Backoff:
     attempt: int = 0
     rng: random.Random = field(default_factory=random.Random)
 
-    def next_delay(self) -> float:
-        base = min(self.max_s, self.initial_s * self.factor**self.attempt)
+    def next_delay(self, outage_s: float | None = None) -> float:
+        """The next wait; with `outage_s` (how long the source has been down) at most
+        `OUTAGE_SHARE` of it, so a short outage is not followed by a long blind wait."""
+        base = min(self.max_s, self.initial_s * self.factor ** min(self.attempt, 64))
+        if outage_s is not None:
+            base = min(base, max(self.initial_s, OUTAGE_SHARE * outage_s))
         self.attempt += 1
         return base * (1.0 - self.jitter) + base * self.jitter * self.rng.random()
 
@@ -168,6 +182,7 @@ class StreamSource:
         base_dir: Path | None = None,
         open_timeout_s: float = OPEN_TIMEOUT_S,
         read_timeout_s: float = READ_TIMEOUT_S,
+        options: dict[str, str | int] | None = None,
     ):
         self.source = source
         if is_file_source(source) and base_dir is not None and not Path(str(source)).is_absolute():
@@ -177,6 +192,9 @@ class StreamSource:
         self.queue = LatestQueue(queue_frames)
         self.backoff = backoff or Backoff()
         self.open_timeout_s, self.read_timeout_s = open_timeout_s, read_timeout_s
+        self.options = connect.ffmpeg_options(self.source, options or {})
+        if self.options is not None:
+            connect.custom_sources += 1  # never lowered: a stopped camera's reader may still be opening
         self.stats = StreamStats()
         self.finished = threading.Event()
         """Set when a file without `loop` has ended (a live stream never finishes)."""
@@ -206,6 +224,7 @@ class StreamSource:
 
     def _run(self) -> None:
         first = True
+        self._down_since = time.monotonic()
         while not self._stop.is_set():
             if not first:
                 self.stats.reconnects += 1
@@ -215,6 +234,7 @@ class StreamSource:
                 if not self._wait_backoff():
                     break
                 continue
+            opened = time.monotonic()
             try:
                 ended = self._session(cap)
             except Exception as exc:  # a reader that dies silently would leave the camera dark for good
@@ -222,6 +242,9 @@ class StreamSource:
                 ended = f"reader error: {exc}"
             finally:
                 cap.release()
+            if time.monotonic() - opened >= HEALTHY_S:  # a healthy session: a new outage starts now
+                self.backoff.reset()
+                self._down_since = time.monotonic()
             if ended == "end of file" and not self.loop:
                 self.finished.set()
                 break
@@ -241,7 +264,8 @@ class StreamSource:
                 cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.open_timeout_s * 1000),
                 cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.read_timeout_s * 1000),
             ]  # fmt: skip
-            cap = cv2.VideoCapture(str(src), cv2.CAP_FFMPEG, params)
+            with connect.capture_options(self.options):
+                cap = cv2.VideoCapture(str(src), cv2.CAP_FFMPEG, params)
         if not cap.isOpened():
             cap.release()
             self._failed("cannot open the stream (refused, unreachable, or not a video)")
@@ -256,9 +280,22 @@ class StreamSource:
         log.log(level, "camera %s: %s: %s (attempt %d)", self.name, describe_source(self.source), why, attempt + 1)
 
     def _wait_backoff(self) -> bool:
-        delay = self.backoff.next_delay()
+        """Wait before the next attempt; False when stopped. A camera that refused connections and
+        starts accepting them again ends the wait at once (checked every `PROBE_EVERY_S`)."""
+        delay = self.backoff.next_delay(time.monotonic() - self._down_since)
         self.stats.next_attempt_at = time.time() + delay
-        return not self._stop.wait(delay)
+        address = connect.probe_address(self.source)
+        if address is None or delay <= PROBE_EVERY_S:
+            return not self._stop.wait(delay)
+        deadline = time.monotonic() + delay
+        was_up = connect.probe(address)
+        while (left := deadline - time.monotonic()) > 0:
+            if self._stop.wait(min(PROBE_EVERY_S, left)):
+                return False
+            if not was_up and connect.probe(address):
+                log.info("camera %s: %s answers again; reconnecting now", self.name, describe_source(self.source))
+                return True
+        return True
 
     def _session(self, cap: cv2.VideoCapture) -> str:
         """Read one connection until it ends; return why it ended."""
@@ -306,7 +343,6 @@ class StreamSource:
         self.stats.connected = True
         self.stats.last_error = None
         self.stats.next_attempt_at = None
-        self.backoff.reset()
         self._index = 0
         h, w = probe[0][0].shape[:2]
         log.info("camera %s: connected to %s (%dx%d, %.1f fps)", self.name, describe_source(self.source), w, h, fps)
@@ -339,6 +375,6 @@ def _session_fps(times: list[float], nominal: float | None) -> float:
     measured = 1.0 / statistics.median(gaps) if len(gaps) >= 3 else None
     if measured is None:
         return nominal or 25.0
-    if nominal is not None and abs(measured - nominal) / nominal < 0.25:
-        return nominal
+    if nominal is not None and (abs(measured - nominal) / nominal < 0.25 or measured > nominal):
+        return nominal  # faster than claimed is a burst of buffered frames (RTSP sends its GOP at once)
     return min(60.0, max(1.0, measured))

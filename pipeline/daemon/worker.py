@@ -25,6 +25,7 @@ from pipeline import __version__
 from pipeline.camera import CameraPipeline, Reported
 from pipeline.daemon.cameras import Camera
 from pipeline.daemon.health import CameraHealth, Metrics
+from pipeline.daemon.recovery import log_recovery, recover_camera
 from pipeline.daemon.settings import DiskGuard, WatchSettings
 from pipeline.daemon.streams import Backoff, SessionEnded, SessionStarted, StreamSource, describe_source
 from pipeline.errors import LeaseLostError, StorageError
@@ -54,7 +55,11 @@ FPS_WINDOW_S = 10.0
 TOUCH_EVERY_S = 5.0
 """How often an unchanged coverage period's last sign of life is written: a daemon that dies leaves
 a gap in the ledger of at most this plus the takeover time."""
-STALE_FRAME_S = 5.0
+STALE_SLACK_S = 1.5
+"""A camera stops enforcing this long after its last analysed frame (longer when its floor is below
+1 / this: a gap the floor allows is no outage). The ledger dates the loss from there, not from
+when the reader gave up on the stream (up to its 5 s read timeout later)."""
+STALE_MAX_S = 3.0
 
 
 @dataclass
@@ -93,6 +98,7 @@ class CameraWorker:
         self.source = StreamSource(
             cfg.source, cfg.id, loop=cfg.loop, queue_frames=s.queue_frames, base_dir=camera.base_dir,
             backoff=Backoff(initial_s=s.backoff_initial_s, max_s=s.backoff_max_s),
+            options={**cfg.ffmpeg_options, **({"rtsp_transport": cfg.rtsp_transport} if cfg.rtsp_transport else {})},
         )  # fmt: skip
         self.retire = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"camera:{cfg.id}", daemon=True)
@@ -101,6 +107,8 @@ class CameraWorker:
         self._pending: tuple[CoverageReason, float] | None = None
         self._last_tick = self._last_touch = 0.0
         self._analysed_at: deque[float] = deque(maxlen=1024)
+        self.last_analysed_at: float | None = None
+        """Wall-clock time of the newest analysed frame (its capture time)."""
         self.frames_analysed = 0
         self.violations: Counter[str] = Counter()
         self.error: str | None = None
@@ -136,6 +144,7 @@ class CameraWorker:
             closed = close_stale_coverage(db, self.id)
             if closed:
                 log.info("camera %s: closed %d coverage period(s) left open by an earlier daemon", self.id, closed)
+            log_recovery(self.id, recover_camera(db, self.ctx.data_dir, self.id))
             # held from now on: the ledger says so before the detector has loaded
             now = time.time()
             record_coverage(db, self.id, CoverageReason.STARTING, datetime.fromtimestamp(now, UTC), "loading")
@@ -166,7 +175,9 @@ class CameraWorker:
             self.source.stop(timeout=0)  # a read blocked in FFmpeg ends by its own timeout; nobody waits
             self._end("stopped")
             try:
-                if not self.lease_lost:
+                if self.error and not self.lease_lost:  # the ledger says why; the supervisor restarts it
+                    record_coverage(db, self.id, CoverageReason.WORKER_FAILED, datetime.now(UTC), self.error[:500])
+                elif not self.lease_lost:
                     close_coverage(db, self.id, datetime.now(UTC))
             except LeaseLostError:
                 pass  # the new holder closes the period at its last sign of life
@@ -277,6 +288,7 @@ class CameraWorker:
             self.ctx.metrics.evidence_skipped.labels(self.id).inc()
         if analyse:
             session.last_analysed = frame.timestamp
+            self.last_analysed_at = frame.timestamp
             self.frames_analysed += 1
             self._analysed_at.append(time.monotonic())
             self.ctx.metrics.detector_latency.labels(self.id).observe(pipeline.stats.detector_latency_s)
@@ -304,8 +316,8 @@ class CameraWorker:
             return CoverageReason.STARTING, "connecting"
         if self.session is None or not stats.connected:
             return CoverageReason.STREAM_DOWN, stats.last_error
-        if stats.last_frame_at is None or now - stats.last_frame_at > STALE_FRAME_S:
-            return CoverageReason.STREAM_DOWN, "no frames"
+        if stats.last_frame_at is None or now - stats.last_frame_at > self.stale_after_s():
+            return CoverageReason.STREAM_DOWN, f"no frames for {now - (stats.last_frame_at or now):.0f} s"
         if self.ctx.disk.paused:
             return CoverageReason.EVIDENCE_PAUSED, f"{self.ctx.disk.free_mb or 0:.0f} MB free"
         if now - self.session.started < WARMUP_S:
@@ -318,12 +330,18 @@ class CameraWorker:
             )
             if unread:
                 return CoverageReason.SIGNAL_UNREADABLE, "signal " + ", ".join(unread)
+        if self.last_analysed_at is None or now - self.last_analysed_at > self.stale_after_s():
+            return CoverageReason.FPS_BELOW_FLOOR, "no frame analysed lately"
         fps, floor = self.analysed_fps(), self.camera.config.min_fps
         if self.state is CoverageReason.FPS_BELOW_FLOOR:
             floor *= FPS_HYSTERESIS  # climb clearly above the floor before counting as enforcing again
         if fps < floor:
             return CoverageReason.FPS_BELOW_FLOOR, f"{fps:.1f} fps analysed, floor {floor:g}"
         return CoverageReason.ENFORCING, None
+
+    def stale_after_s(self) -> float:
+        floor = self.camera.config.min_fps
+        return min(STALE_MAX_S, max(STALE_SLACK_S, 2.0 / floor if floor > 0 else STALE_MAX_S))
 
     def _tick(self) -> None:
         now = time.time()
@@ -332,7 +350,11 @@ class CameraWorker:
         self._last_tick = now
         reason, detail = self.evaluate()
         if self._pending is None or self._pending[0] != reason:
-            self._pending = (reason, now)
+            since = now
+            if self.state is CoverageReason.ENFORCING and self.last_analysed_at is not None:
+                # it stopped enforcing when frames stopped being analysed, not when that was noticed
+                since = min(now, max(self.last_analysed_at + self.stale_after_s(), now - 2 * STALE_MAX_S))
+            self._pending = (reason, since)
         since = self._pending[1]
         db, at = self.db, datetime.fromtimestamp(since, UTC)
         try:
@@ -359,6 +381,8 @@ class CameraWorker:
         stats = self.source.stats
         age = None if stats.last_frame_at is None else max(0.0, time.time() - stats.last_frame_at)
         reason = self.state or CoverageReason.STARTING
+        if not self.thread.is_alive() and self.thread.ident is not None and not self._stopping():
+            reason = CoverageReason.WORKER_FAILED if self.error else CoverageReason.STREAM_DOWN
         return CameraHealth(
             id=self.id, source=describe_source(self.source.source), connected=stats.connected,
             enforcing=reason is CoverageReason.ENFORCING, reason=reason.value, last_frame_age_s=age,

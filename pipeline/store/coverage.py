@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 from pipeline.store import outbox
 from pipeline.store.columns import utc_now
 from pipeline.store.db import Database
-from pipeline.store.leases import instance_id
-from pipeline.store.models import CameraRow, CoverageRow
+from pipeline.store.leases import db_now, instance_id
+from pipeline.store.models import CameraLeaseRow, CameraRow, CoverageRow
 from pipeline.store.records import require_aware
 
 
@@ -31,6 +31,8 @@ class CoverageReason(StrEnum):
     SIGNAL_UNREADABLE = "signal_unreadable"
     FPS_BELOW_FLOOR = "fps_below_floor"
     EVIDENCE_PAUSED = "evidence_paused"  # disk nearly full: violations could not be proven
+    LEASE_LOST = "lease_lost"  # the lease could not be renewed (database unreachable, disk full): stopped here
+    WORKER_FAILED = "worker_failed"  # the camera's worker died; the daemon restarts it
 
 
 UNWATCHED = "unwatched"
@@ -106,6 +108,17 @@ def close_coverage(db: Database, camera_id: str, at: datetime) -> None:
             row.last_seen_at = max(at, row.started_at)
             outbox.add_coverage_event(s, camera_id, UNWATCHED, row.ended_at, previous=row.reason, detail=None,
                                       instance=row.instance)
+
+
+def record_unwatched(db: Database, camera_id: str, reason: CoverageReason, at: datetime, detail: str) -> bool:
+    """Record that this instance stopped watching `camera_id` for `reason`, unless another
+    instance holds the camera's lease now (its ledger is that instance's to keep); True if written."""
+    with db.session() as s:
+        lease = s.get(CameraLeaseRow, camera_id)
+        if lease is not None and lease.instance != instance_id() and lease.expires_at >= db_now(s):
+            return False
+    record_coverage(db, camera_id, reason, at, detail)
+    return True
 
 
 def close_stale_coverage(db: Database, camera_id: str) -> int:

@@ -117,6 +117,8 @@ def open_database(url: str | None, data_dir: Path, *, check_schema: bool = True)
     data_dir = Path(data_dir)
     _prepare_data_dir(data_dir)
     parsed = _parse_url(url, data_dir)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        _claim_sqlite_file(Path(parsed.database))
     engine = _create_engine(parsed)
     try:
         if check_schema:
@@ -131,6 +133,81 @@ def open_database(url: str | None, data_dir: Path, *, check_schema: bool = True)
         engine.dispose()
         raise
     return Database(engine, data_dir)
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+MAX_SHOWN = 10
+"""Integrity findings listed one by one; a badly damaged file has thousands."""
+
+
+def _claim_sqlite_file(path: Path) -> None:
+    """Refuse an existing file that cannot be a trafficcam database; create a new one with its header.
+
+    SQLite takes a 0-byte file for a new, empty database, and `ensure_schema` would then build
+    a fresh schema in it: a database truncated by a crash or a careless copy would be replaced
+    without a word, its records gone and its evidence orphaned. A new database is created here,
+    under the migration lock, with its header written at once, so a second process starting
+    beside this one never sees the new file at 0 bytes.
+
+    Raises:
+        StorageError: the file is empty, not an SQLite database, or unreadable.
+    """
+    from pipeline.store.schema import migration_lock
+
+    if not path.parent.is_dir():
+        return  # the engine's own error says which directory is missing
+    try:
+        if not path.exists() or path.stat().st_size == 0:
+            with migration_lock(str(path)):  # the file may be new, its header on its way: wait for it
+                if not path.exists():
+                    conn = sqlite3.connect(path)
+                    conn.execute("PRAGMA journal_mode = WAL")  # writes the header (page 1)
+                    conn.close()
+                    return
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except (OSError, sqlite3.Error) as exc:
+        raise StorageError(f"Cannot read the SQLite database {path}: {getattr(exc, 'strerror', None) or exc}. "
+                           "Check its permissions, or choose another --data-dir / --db.") from exc  # fmt: skip
+    if not header:
+        raise StorageError(
+            f"{path} exists but is empty (0 bytes): it is not a trafficcam database, and trafficcam will not "
+            "start a new one over it (was it truncated? restore it from a backup). To start afresh, move it aside."
+        )
+    if header != SQLITE_HEADER:
+        raise StorageError(
+            f"{path} is not an SQLite database (it starts with {header[:8]!r}): trafficcam will not replace it. "
+            "Restore the database from a backup, or move the file aside to start afresh."
+        )
+
+
+def integrity_problems(db: Database) -> list[str]:
+    """The database's own consistency check: SQLite's ``PRAGMA integrity_check`` (every page and
+    index), on PostgreSQL a full read of every table. Empty when all is well.
+
+    Audits run it first: a hash chain read from corrupted pages proves nothing."""
+    from sqlalchemy import inspect, text
+
+    try:
+        with db.engine.connect() as conn:
+            if db.dialect == "sqlite":
+                rows = [str(r[0]) for r in conn.execute(text("PRAGMA integrity_check(100)"))]
+                if rows == ["ok"]:
+                    return []
+                lines = [line for r in rows for line in r.splitlines() if line.strip() and "***" not in line]
+                return [f"SQLite integrity check failed: {line}" for line in lines[:MAX_SHOWN]] + (
+                    [f"... and {len(lines) - MAX_SHOWN} more"] if len(lines) > MAX_SHOWN else []
+                )
+            problems = []
+            for table in inspect(conn).get_table_names():
+                try:
+                    with conn.begin_nested():
+                        conn.execute(text(f'SELECT * FROM "{table}"')).fetchall()
+                except DBAPIError as exc:
+                    problems.append(f"table {table} cannot be read: {failure_reason(exc, db.engine.url)}")
+            return problems
+    except DBAPIError as exc:
+        return [f"the database cannot be read: {failure_reason(exc, db.engine.url)}"]
 
 
 def mask_url(raw: str) -> str:

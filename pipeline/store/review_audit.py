@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from detector.hashing import sha256_file
-from pipeline.store.db import Database
+from pipeline.store.db import Database, integrity_problems
 from pipeline.store.models import EvidenceRow, ReviewRow, ViolationRow
 from pipeline.store.records import EvidenceKind, ReviewDecision, ViolationStatus
 from pipeline.store.review_repo import GENESIS_HASH, entry_hash
@@ -67,9 +67,11 @@ def audit(
     from pipeline.store import seal_audit
 
     report = AuditReport()
-    broken = seal_audit.integrity_problems(db)
-    report.integrity = "not checked (PostgreSQL)" if broken is None else "damaged" if broken else "ok"
-    report.problems.extend(AuditProblem("database integrity_check", line) for line in broken or [])
+    broken = integrity_problems(db)  # SQLite: PRAGMA integrity_check; PostgreSQL: every table read
+    report.integrity = "damaged" if broken else "ok"
+    report.problems += [AuditProblem("database", p) for p in broken]
+    if broken:
+        return report  # nothing read from a damaged database proves anything
     implied = _check_chain(db, report)
     _check_statuses(db, implied, report)
     keys = seal_audit.public_keys(db.data_dir, trusted_keys)

@@ -179,15 +179,22 @@ def downgrade(engine: Engine, where: str, revision: str) -> tuple[SchemaState, S
 
 
 @contextmanager
+def migration_lock(database: str) -> Iterator[None]:
+    """An exclusive lock on ``<database>.migrate-lock``: one process at a time creates or migrates
+    the SQLite file `database` (released when the lock file closes)."""
+    with open(f"{database}.migrate-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+@contextmanager
 def _migrating(engine: Engine) -> Iterator[Connection]:
     """A transaction that no other process migrates beside: a PostgreSQL advisory lock held to its
     end, or for a file-backed SQLite database an exclusive lock on ``<file>.migrate-lock``."""
     database = engine.url.database
     if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
-        with open(f"{database}.migrate-lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, after the commit
-            with engine.begin() as conn:
-                yield conn
+        with migration_lock(database), engine.begin() as conn:  # unlocked after the commit
+            yield conn
         return
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":

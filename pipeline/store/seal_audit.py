@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from pipeline.seal import checkpoints
 from pipeline.seal.content import GENESIS, changed_fields, seal_hash
@@ -29,16 +29,6 @@ def _problem(subject: str, detail: str) -> AuditProblem:
     from pipeline.store.review_audit import AuditProblem
 
     return AuditProblem(subject, detail)
-
-
-def integrity_problems(db: Database) -> list[str] | None:
-    """SQLite's `PRAGMA integrity_check` (anything but "ok"); None on PostgreSQL, which has no
-    such check built in (its page checksums and the `amcheck` extension are the server's)."""
-    if db.engine.dialect.name != "sqlite":
-        return None
-    with db.engine.connect() as conn:
-        rows = [str(r[0]) for r in conn.execute(text("PRAGMA integrity_check"))]
-    return [] if rows == ["ok"] else rows
 
 
 def check_seals(

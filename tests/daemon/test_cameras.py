@@ -103,6 +103,22 @@ def test_errors_inside_a_scene_are_reported_at_the_camera_that_names_it(folder):
     assert error.startswith("line 4: cameras[0].scene: scene file") and "line 3: signalz: unknown key" in error
 
 
+def test_a_list_as_an_id_is_one_clear_line_per_camera_not_a_type_error(folder):
+    entry = "  - id: [not, an, id]\n    source: rtsp://cam/s\n    scene: scenes/view.yaml\n"
+    errors = errors_of(write(folder, "cameras:\n" + entry + entry))
+    assert [e.split(":", 2)[:2] for e in errors] == [["line 2", " cameras[0].id"], ["line 5", " cameras[1].id"]]
+    assert all("\n" not in e and "['not', 'an', 'id']" in e for e in errors)
+
+
+def test_values_no_camera_can_have_are_refused(folder):
+    head = "cameras:\n  - id: cam-1\n    source: rtsp://cam/s\n    scene: scenes/view.yaml\n"
+    for entry in ["    keep_days: .inf\n", "    min_fps: .nan\n", "    analysis_fps: 1e400\n"]:
+        (error,) = errors_of(write(folder, head + entry))
+        assert error.startswith("line 5: cameras[0]."), error
+    (error,) = errors_of(write(folder, 'cameras:\n  - id: cam-1\n    source: "a\\0b"\n    scene: scenes/view.yaml\n'))
+    assert error.startswith("line 3: cameras[0].source:"), error
+
+
 def test_empty_and_unknown_top_level(folder):
     errors = errors_of(write(folder, "cameras: []\nwatchers: 2\n"))
     assert errors == [
@@ -125,6 +141,11 @@ def test_cameras_check_command(folder):
     result = runner.invoke(cli, ["cameras", "check", str(bad)])
     assert result.exit_code == 2
     assert "line 4: cameras[0].scene" in result.output
+
+    typo = write(folder, "cameras:\n  - id: [not, an, id]\n    source: rtsp://cam/s\n    scene: scenes/view.yaml\n")
+    result = runner.invoke(cli, ["cameras", "check", str(typo)])
+    assert result.exit_code == 2 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "line 2: cameras[0].id" in result.output and "Traceback" not in result.output
 
 
 def test_registers_on_the_main_app():

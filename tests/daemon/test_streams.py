@@ -35,6 +35,34 @@ def test_backoff_doubles_up_to_its_cap_with_jitter():
     assert b.next_delay() <= 1.0
 
 
+def test_backoff_waits_at_most_a_quarter_of_the_outage_so_far():
+    b = Backoff(initial_s=1.0, max_s=60.0, jitter=0.0)
+    for _ in range(6):
+        b.next_delay()  # 1, 2, 4, 8, 16, 32 s uncapped
+    assert b.next_delay(outage_s=20.0) == pytest.approx(5.0)
+    assert b.next_delay(outage_s=2.0) == pytest.approx(1.0)  # never below the first delay
+    assert b.next_delay(outage_s=1000.0) == pytest.approx(60.0)  # nor above the cap
+
+
+def test_a_refused_camera_that_comes_back_is_reconnected_at_once_not_after_the_backoff(mjpeg_camera):
+    """After a refused attempt the backoff waits 20 s; the probe notices the port open again
+    within a second of the camera's return."""
+    cam = mjpeg_camera(fps=8.0, start_frame=100, count=40)
+    cam.kill()
+    source = StreamSource(cam.url, "cam", backoff=Backoff(initial_s=20.0, max_s=60.0, jitter=0.0), read_timeout_s=2.0)
+    source.start()
+    try:
+        wait_for(lambda: source.stats.next_attempt_at, 30, "a refused attempt")
+        cam.start()
+        back = time.monotonic()
+        waiting = (source.stats.next_attempt_at or 0) - time.time()
+        collect(source, lambda i: isinstance(i, SessionStarted), 30)
+        took = time.monotonic() - back
+        assert waiting > 15 and took < 6.0, (took, waiting)
+    finally:
+        source.stop()
+
+
 def test_backoff_jitter_spreads_cameras_apart():
     a, b = Backoff(rng=random.Random(1)), Backoff(rng=random.Random(2))
     assert [round(a.next_delay(), 3) for _ in range(3)] != [round(b.next_delay(), 3) for _ in range(3)]
@@ -60,6 +88,7 @@ def test_latest_queue_drops_the_oldest_frames_never_the_markers():
         ([i / 24.5 for i in range(12)], 25.0, 25.0),  # close enough to what the container says
         ([0.0], None, 25.0),  # nothing to measure, nothing claimed
         ([i / 200 for i in range(12)], None, 60.0),  # a burst of buffered frames is not 200 fps
+        ([i / 60 for i in range(12)], 8.0, 8.0),  # an RTSP camera's buffered GOP arrives at once
     ],
 )
 def test_session_fps(times, nominal, expected):

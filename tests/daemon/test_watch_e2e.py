@@ -161,6 +161,16 @@ def test_sighup_reloads_and_sigterm_during_a_violation_leaves_complete_records(t
         )
         proc.send_signal(signal.SIGHUP)
         wait_for(lambda: camera_ids() == {"hanoi", "extra"}, 30, "SIGHUP to add a camera")
+        good = cameras.read_text()
+        # a typo that used to raise TypeError and take every camera down: refused, the cameras go on
+        cameras.write_text(good + "  - id: [not, an, id]\n    source: rtsp://cam/s\n    scene: nope.yaml\n")
+        mark = len(lines)
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: any("reload refused" in line for line in lines[mark:]), 30, "the bad file to be refused")
+        refused = "".join(lines[mark:])
+        assert "cameras[2].id:" in refused and "Traceback" not in refused, refused
+        assert proc.poll() is None and camera_ids() == {"hanoi", "extra"}
+        cameras.write_text(good)
         mark = len(lines)
         # the moment a violation is seen its evidence waits 3 s for the post-roll: stop right then
         wait_for(lambda: any("seen, track" in line for line in lines[mark:]), 120, "a violation to be seen", every=0.05)

@@ -12,8 +12,8 @@ import yaml
 
 from detector.light import SignalReader, read_colour
 from detector.types import Colour
+from tests.conftest import SHARED  # ../shared, or TRAFFICCAM_SHARED
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 HANOI = SHARED / "clips" / "hanoi_ltk_hangbai"
 VN_LABELS = SHARED / "images" / "vn_cctv_labels"
 FPS = 10.0

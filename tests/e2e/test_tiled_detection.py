@@ -112,6 +112,7 @@ def test_the_manifest_sets_a_models_suppression_iou_and_an_argument_overrides_it
     from detector.weights import ManifestEntry
     from detector.yolo import NMS_IOU
 
+    need_shared("models", COCO_WEIGHTS.name)
     plain = resolve(str(COCO_WEIGHTS))
     entry = ManifestEntry(name="x", file=COCO_WEIGHTS.name, imgsz=320, source="test", licence="test", nms_iou=0.45)
     listed = replace(plain, entry=entry)

@@ -23,8 +23,8 @@ from pipeline.evaluation import (
     match_violations,
     signal_agreement,
 )
+from tests.conftest import SHARED  # ../shared, or TRAFFICCAM_SHARED
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 Event = tuple[str, str, int]  # (rule, where, frame)
 
 
