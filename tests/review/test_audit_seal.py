@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from pipeline.seal.content import GENESIS, canonical, seal_hash
 from pipeline.store.models import EvidenceRow, ReviewRow, RunRow, SealRow, ViolationRow
-from pipeline.store.review_repo import GENESIS_HASH, entry_hash
+from pipeline.store.review_repo import GENESIS_HASH, decide, entry_hash
 from pipeline.store.seals import seal_content
 from review.cli import register
 from tests.databases import database_env, on_postgresql, sql
@@ -36,9 +36,10 @@ def run(db):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def decided(run, db, violations, users) -> list[str]:  # type: ignore[no-untyped-def]
-    """Three violations: 1 and 3 confirmed (3 with a plate), 2 confirmed then rejected; 4 log entries."""
-    assert run("review", "confirm", violations[0], "--as", "rita").exit_code == 0
-    assert run("review", "confirm", violations[1], "--as", "rita").exit_code == 0
+    """Three violations: 1 and 3 confirmed (3 with a plate), 2 confirmed then rejected; 4 log entries.
+    Violation 1 is confirmed through the store, which asks for no plate (the CLI and the web app do)."""
+    decide(db, violations[0], reviewer="rita", decision="confirm", expected_last_review_id=None)
+    assert run("review", "confirm", violations[1], "--as", "rita", "--plate", "29-B1 123.45").exit_code == 0
     assert run("review", "confirm", violations[2], "--as", "rita", "--plate", "30K-559.78").exit_code == 0
     r = run("review", "reject", violations[1], "--as", "rob", "--reason", "wrong_vehicle", "--revise")
     assert r.exit_code == 0, r.output
@@ -154,7 +155,7 @@ def test_seals_of_a_rotated_key_still_verify(run, db, decided):
     r = run("audit", "rotate-key")
     assert r.exit_code == 0, r.output
     add_violation(db, new_run(db), 4)  # sealed with the new key
-    assert run("review", "confirm", f"{4:032x}", "--as", "rita").exit_code == 0
+    assert run("review", "confirm", f"{4:032x}", "--as", "rita", "--plate", "30K-559.78").exit_code == 0
     r = run("audit", "verify")
     assert r.exit_code == 0, r.output
     assert "4 seal(s), 9 checkpoint(s)" in r.stdout

