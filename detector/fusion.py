@@ -5,9 +5,9 @@ what it knew. Run both on the frame and fuse:
 1. every box becomes a trafficcam label (the manifests' class maps);
 2. a box of one model that covers two or more boxes of the same class group of the other model
    is dropped: one box around a queue of cars is not a car (the fine-tune's failure on queues);
-3. boxes of two models in one class group that overlap by IoU >= `same_iou`, or one inside the
-   other, are one road user: the outer box is kept (a rider-and-bike box over a bike-only box),
-   else the more confident one;
+3. boxes of two models in one class group that overlap by IoU >= `same_iou`, or two-wheeler boxes
+   one inside the other, are one road user: the outer box is kept (a rider-and-bike box over a
+   bike-only box), else the more confident one;
 Rider merging (a person on a two-wheeler) happens after, in the pipeline, as for one model.
 """
 
@@ -75,7 +75,10 @@ def fuse(
             iou, cover_ij = _iou_and_cover(xyxy[i], xyxy[j])  # cover_ij: share of j's box inside i's
             _, cover_ji = _iou_and_cover(xyxy[j], xyxy[i])
             same_group = groups[i][:, None] == groups[j][None, :]
-            nested = (cover_ij >= cover_share) | (cover_ji.T >= cover_share)
+            # nesting means one road user only for two-wheelers (a bike-only box in a rider-and-bike
+            # box); a car box inside a larger one is a car in a queue box or a cab in a truck box
+            riders = (groups[i][:, None] == "two-wheeler") & same_group
+            nested = riders & ((cover_ij >= cover_share) | (cover_ji.T >= cover_share))
             for a, b in zip(*np.nonzero(same_group & ((iou >= same_iou) | nested)), strict=True):
                 if not (keep[i][a] and keep[j][b]):
                     continue
