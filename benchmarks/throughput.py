@@ -73,13 +73,16 @@ def _preload() -> None:
 
 
 def measure_bare(video: str, weights: str, analysis_fps: float | None) -> dict:
-    """What a user would write: read every frame, track the analysed ones."""
+    """What a user would write: read every frame, track the analysed ones. For a fused manifest
+    entry (`coco-vn2`) the same with each member model (the first one tracks, the others predict)."""
     _preload()
     import cv2
     from ultralytics import YOLO
 
     start = time.perf_counter()
-    model = YOLO(weights, task="detect")
+    members = _member_paths(weights)
+    model = YOLO(members[0], task="detect")
+    others = [YOLO(m, task="detect") for m in members[1:]]
     cap = cv2.VideoCapture(video)
     fps = cap.get(cv2.CAP_PROP_FPS)
     step = fps / min(analysis_fps or fps, fps)
@@ -90,6 +93,8 @@ def measure_bare(video: str, weights: str, analysis_fps: float | None) -> dict:
             break
         if int(n / step) != int((n - 1) / step) or n == 0:
             model.track(frame, persist=True, imgsz=320, verbose=False)
+            for other in others:
+                other.predict(frame, imgsz=320, verbose=False)
             analysed += 1
         n += 1
     wall = time.perf_counter() - start
@@ -254,12 +259,24 @@ def _argv() -> str:
 
 
 def _weights_path(spec: str) -> str:
-    """A manifest name (`vn2`, `coco-n-f16`, ...) or a path -> the weights file."""
+    """A manifest name (`vn2`, `coco-n-f16`, ...) or a path -> the weights file (a fused entry's name
+    is kept: its children resolve it)."""
     if Path(spec).is_file():
         return spec
     from detector.weights import resolve
 
-    return resolve(spec).path
+    w = resolve(spec)
+    return w.name if w.members else w.path
+
+
+def _member_paths(weights: str) -> list[str]:
+    """The files a bare loop loads: the weights themselves, or a fused entry's members."""
+    if Path(weights).is_file():
+        return [weights]
+    from detector.weights import resolve
+
+    w = resolve(weights)
+    return [m.path for m, _ in w.members] if w.members else [w.path]
 
 
 def paired(repeat: int, video: str, scene: str, weights: str) -> tuple[dict, dict, str]:

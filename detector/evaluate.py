@@ -13,10 +13,10 @@ Polygon label rows (class then x y pairs) count as their bounding box.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -25,6 +25,9 @@ import yaml
 from detector.labels import normalise
 from detector.tiling import Window, detection_windows
 from detector.types import LABELS
+
+if TYPE_CHECKING:
+    from detector.weights import ResolvedWeights
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 SIGNAL_ROW = "signal"
@@ -247,7 +250,7 @@ def label_roi(truths: Sequence[LabelledBox], width: int, height: int, margin: fl
 
 
 def evaluate_detector(
-    weights: str,
+    weights: str | ResolvedWeights,
     images: Path,
     imgsz: int = 320,
     conf: float = 0.25,
@@ -264,7 +267,8 @@ def evaluate_detector(
     """Run `weights` on every labelled image and score recall / precision per class at `iou`.
 
     Args:
-        weights: a path ultralytics can load (.pt, .onnx).
+        weights: a path ultralytics can load (.pt, .onnx), or resolved weights (a fused entry runs
+            through the pipeline's detector and scores trafficcam labels only).
         images: folder of images with a sibling `labels/` folder, or a .txt list of image paths.
         names: dataset class names (default: from data.yaml beside the images).
         overrides: the manifest's class map for the model (class name -> trafficcam label).
@@ -276,16 +280,12 @@ def evaluate_detector(
         nms_iou: non-maximum suppression IoU (ultralytics' default 0.7; the pipeline runs each
             weights at its manifest's `nms_iou`, else `detector.yolo.NMS_IOU`).
     """
-    from ultralytics import YOLO
-
-    from detector.yolo import predict_windows
-
     paths = list_images(images)
     root = images if images.is_dir() else paths[0].parent
     names = names or dataset_names(root.parent if root.name == "images" else root)
-    model: Any = YOLO(weights, task="detect")
-    model_names = {int(k): eval_class(v, overrides) for k, v in model.names.items()}
-    settings: dict[str, object] = {"weights": str(weights), "imgsz": imgsz, "conf": conf, "nms_iou": nms_iou}
+    predict = _fused_predictor(weights, imgsz, conf) if not isinstance(weights, str) else _predictor(weights, overrides)
+    name = weights if isinstance(weights, str) else weights.name
+    settings: dict[str, object] = {"weights": name, "imgsz": imgsz, "conf": conf, "nms_iou": nms_iou}
     if tiles != (1, 1):
         settings.update(tiles=f"{tiles[0]}x{tiles[1]}", overlap=overlap, whole_region=whole_region)
     if roi_margin is not None:
@@ -293,7 +293,7 @@ def evaluate_detector(
     if merge_riders:
         settings.update(merge_riders=True)
     scores = DetectionScores(iou=iou, settings=settings)
-    inference_s, windows_run, with_roi = 0.0, 0, 0
+    inference_s, windows_run, with_roi, queue_boxes, vehicle_boxes = 0.0, 0, 0, 0, 0
     for path in paths:
         image = cv2.imread(str(path))
         if image is None:
@@ -304,21 +304,84 @@ def evaluate_detector(
         with_roi += region is not None
         windows = detection_windows((w, h), region, tiles, overlap, whole_region)
         start = time.perf_counter()
-        xyxy, confs, classes = predict_windows(model, image, windows, imgsz, conf, nms_iou=nms_iou)
+        preds = predict(image, windows, imgsz, conf, nms_iou)
         inference_s += time.perf_counter() - start
         windows_run += len(windows)
-        preds = [
-            LabelledBox(model_names[int(c)], float(x1), float(y1), float(x2), float(y2), float(s))
-            for (x1, y1, x2, y2), c, s in zip(xyxy.tolist(), classes.tolist(), confs.tolist(), strict=True)
-        ]
-        score_image(scores, truths, _merged_riders(preds) if merge_riders else preds)
+        preds = _merged_riders(preds) if merge_riders else preds
+        score_image(scores, truths, preds)
+        covering = queue_box_counts(truths, preds)
+        vehicle_boxes += len(covering)
+        queue_boxes += sum(n >= 2 for n in covering)
     scores.settings.update(
         ms_per_image=round(1000 * inference_s / max(1, len(paths)), 1),
         windows_per_image=round(windows_run / max(1, len(paths)), 2),
+        queue_boxes=queue_boxes,
+        queue_box_share=round(queue_boxes / vehicle_boxes, 4) if vehicle_boxes else None,
     )
     if roi_margin is not None:
         scores.settings.update(images_with_roi=with_roi)
     return scores
+
+
+Predict = Callable[[np.ndarray, Sequence[Window], int, float, float], list[LabelledBox]]
+
+
+def _predictor(weights: str, overrides: Mapping[str, str | None] | None) -> Predict:
+    """Predictions of one ultralytics model, every class kept under its evaluation name."""
+    from ultralytics import YOLO
+
+    from detector.yolo import predict_windows
+
+    model: Any = YOLO(weights, task="detect")
+    model_names = {int(k): eval_class(v, overrides) for k, v in model.names.items()}
+
+    def predict(
+        image: np.ndarray, windows: Sequence[Window], imgsz: int, conf: float, nms_iou: float
+    ) -> list[LabelledBox]:
+        xyxy, confs, classes = predict_windows(model, image, windows, imgsz, conf, nms_iou=nms_iou)
+        return [
+            LabelledBox(model_names[int(c)], float(x1), float(y1), float(x2), float(y2), float(s))
+            for (x1, y1, x2, y2), c, s in zip(xyxy.tolist(), classes.tolist(), confs.tolist(), strict=True)
+        ]
+
+    return predict
+
+
+def _fused_predictor(weights: ResolvedWeights, imgsz: int, conf: float) -> Predict:
+    """Predictions of a fused manifest entry, through the pipeline's detector (trafficcam labels only)."""
+    from detector.yolo import YoloDetector
+
+    detector = YoloDetector(weights, imgsz=imgsz, conf=conf)
+
+    def predict(
+        image: np.ndarray, windows: Sequence[Window], _imgsz: int, _conf: float, _nms: float
+    ) -> list[LabelledBox]:
+        detector.windows = list(windows)
+        found = detector.detect(image)
+        return [LabelledBox(d.label, d.box.x1, d.box.y1, d.box.x2, d.box.y2, d.confidence) for d in found]
+
+    return predict
+
+
+VEHICLE_CLASSES = frozenset({"car", "bus", "truck", "motorcycle", "bicycle"})
+
+
+def queue_box_counts(truths: Sequence[LabelledBox], preds: Sequence[LabelledBox], inside: float = 0.7) -> list[int]:
+    """For each predicted vehicle box, how many labelled vehicles lie in it (each at least `inside`
+    of its area): one box per vehicle gives 1; a box drawn around a queue, 2 or more."""
+    t = [b for b in truths if b.cls in VEHICLE_CLASSES]
+    p = [b for b in preds if b.cls in VEHICLE_CLASSES]
+    if not p:
+        return []
+    if not t:
+        return [0] * len(p)
+    pa = np.array([[b.x1, b.y1, b.x2, b.y2] for b in p])
+    ta = np.array([[b.x1, b.y1, b.x2, b.y2] for b in t])
+    lt = np.maximum(pa[:, None, :2], ta[None, :, :2])
+    rb = np.minimum(pa[:, None, 2:], ta[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(-1)
+    area_t = np.maximum((ta[:, 2:] - ta[:, :2]).prod(-1), 1e-9)
+    return [int(n) for n in ((inter / area_t[None, :]) >= inside).sum(1)]
 
 
 def _merged_riders(preds: list[LabelledBox]) -> list[LabelledBox]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from detector.hashing import sha256_file
 
-DEFAULT_WEIGHTS = "yolov8n.pt"
+# Used only when the manifest names no default (`default:`) and nothing else is given.
+FALLBACK_WEIGHTS = "yolov8n.pt"
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
@@ -19,11 +21,20 @@ class WeightsError(Exception):
     """Weights that cannot be found or loaded; the message lists what the user can do."""
 
 
+class Member(BaseModel):
+    """One model of a fused entry, and the confidence its boxes need to be used."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    min_conf: float = Field(default=0.0, ge=0.0, lt=1.0)
+
+
 class ManifestEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    file: str
+    file: str = ""  # empty for a fused entry, whose members are files
     sha256: str | None = None
     bytes: int | None = None
     imgsz: int
@@ -37,16 +48,20 @@ class ManifestEntry(BaseModel):
     # Non-maximum suppression IoU these weights are run with (None: detector.yolo.NMS_IOU); a
     # model that leaves second boxes on one object runs better lower (MODELS.md).
     nms_iou: float | None = Field(default=None, gt=0.0, le=1.0)
+    # A fused entry runs these models on each frame and fuses their boxes (detector/fusion.py).
+    members: list[Member] | None = None
 
 
 @dataclass(frozen=True)
 class ResolvedWeights:
-    """A weights file on disk (or an ultralytics asset name to download) and what we know of it."""
+    """A weights file on disk (or an ultralytics asset name to download) and what we know of it;
+    for a fused entry, its resolved members with the confidence each member's boxes need."""
 
     name: str
     path: str
     entry: ManifestEntry | None = None
     class_overrides: dict[str, str | None] = field(default_factory=dict)
+    members: tuple[tuple[ResolvedWeights, float], ...] = ()
 
     @property
     def imgsz(self) -> int | None:
@@ -61,6 +76,12 @@ class ResolvedWeights:
         return self.entry.nms_iou if self.entry else None
 
     def sha256(self) -> str | None:
+        if self.members:  # a fused entry: its members' files and thresholds
+            hashes = [m.sha256() for m, _ in self.members]
+            if not all(hashes):
+                return None
+            parts = [f"{h}:{conf}" for h, (_, conf) in zip(hashes, self.members, strict=True)]
+            return hashlib.sha256("|".join(parts).encode()).hexdigest()
         return sha256_file(self.path) if Path(self.path).is_file() else None
 
 
@@ -81,15 +102,31 @@ def models_dir() -> Path:
     return Path(os.environ.get("TRAFFICCAM_MODELS_DIR", MODELS_DIR))
 
 
-def load_manifest(path: Path | None = None) -> list[ManifestEntry]:
+def _read_manifest(path: Path | None) -> dict:
     path = path or models_dir() / "manifest.yaml"
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return [ManifestEntry.model_validate(m) for m in data.get("models", [])]
     except FileNotFoundError:
-        return []
-    except (yaml.YAMLError, ValidationError, AttributeError) as exc:
+        return {}
+    except yaml.YAMLError as exc:
         raise WeightsError(f"weights manifest {path} is malformed: {exc}") from None
+    if not isinstance(data, dict):
+        raise WeightsError(f"weights manifest {path} is malformed: expected a mapping with `models:`")
+    return data
+
+
+def load_manifest(path: Path | None = None) -> list[ManifestEntry]:
+    try:
+        return [ManifestEntry.model_validate(m) for m in _read_manifest(path).get("models", [])]
+    except (ValidationError, AttributeError, TypeError) as exc:
+        raise WeightsError(f"weights manifest {path or models_dir() / 'manifest.yaml'} is malformed: {exc}") from None
+
+
+def default_weights(path: Path | None = None) -> str:
+    """The weights used when neither `--weights` nor TRAFFICCAM_WEIGHTS is given: the manifest's
+    `default:` (chosen by the gate in detector/kept.py, MODELS.md), else `FALLBACK_WEIGHTS`."""
+    name = _read_manifest(path).get("default")
+    return str(name) if name else FALLBACK_WEIGHTS
 
 
 def search_dirs() -> list[Path]:
@@ -121,15 +158,20 @@ def resolve(spec: str | None = None) -> ResolvedWeights:
     Raises:
         WeightsError: the name is unknown and no such file exists.
     """
-    spec = spec or os.environ.get("TRAFFICCAM_WEIGHTS") or DEFAULT_WEIGHTS
+    spec = spec or os.environ.get("TRAFFICCAM_WEIGHTS") or default_weights()
     manifest = load_manifest()
     by_name = {e.name: e for e in manifest}
-    by_file = {e.file: e for e in manifest}
+    by_file = {e.file: e for e in manifest if e.file}
     if spec in by_name:
         entry = by_name[spec]
+        if entry.members:
+            members = tuple((resolve(m.name), m.min_conf) for m in entry.members)
+            if any(m.members for m, _ in members):
+                raise WeightsError(f"weights {spec!r}: a fused entry's members must be single models")
+            return ResolvedWeights(entry.name, entry.name, entry, entry.classes, members)
         found = locate(entry)
         if found is None:
-            if entry.file == DEFAULT_WEIGHTS:  # ultralytics downloads its own assets where it can
+            if entry.file == FALLBACK_WEIGHTS:  # ultralytics downloads its own assets where it can
                 return ResolvedWeights(entry.name, entry.file, entry, entry.classes)
             raise WeightsError(
                 f"weights {spec!r} ({entry.file}) not found in {', '.join(map(str, search_dirs()))}. "

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import yaml
 
+from detector.fusion import fuse
 from detector.labels import label_map
 from detector.tiling import Window, cut_at_inner_edge, merge_boxes, to_frame, windows_union
-from detector.types import Box, Detection
+from detector.types import LABELS, Box, Detection
 from detector.weights import ResolvedWeights, WeightsError
 
 log = logging.getLogger(__name__)
@@ -82,23 +83,22 @@ class YoloDetector:
         self.nms_iou = nms_iou if nms_iou is not None else weights.nms_iou or NMS_IOU
         if not 0.0 < self.nms_iou <= 1.0:
             raise ValueError(f"nms_iou must be in (0, 1], got {self.nms_iou}")
-        from ultralytics import YOLO  # heavy import, kept out of module import time
-
         self.weights = weights
-        try:
-            self.model = YOLO(weights.path, task="detect")
-        except Exception as exc:  # ultralytics raises many types for a bad or missing file
-            raise WeightsError(
-                f"cannot load detector weights {weights.path!r}: {str(exc).strip().splitlines()[0]}. "
-                "Pass --weights NAME|PATH or set TRAFFICCAM_WEIGHTS (`trafficcam models list` shows known weights)."
-            ) from None
-        names = self.model.names
-        self.labels = label_map(names, weights.class_overrides)
-        if labels is not None:
-            wanted = set(labels)
-            self.labels = {k: v for k, v in self.labels.items() if v in wanted}
-        if not self.labels:
-            raise WeightsError(f"model {weights.name!r} has no classes trafficcam uses (its classes: {names})")
+        # a fused entry: each member model with its label map, NMS IoU and the confidence its boxes need
+        self.members = [_Member(m, min_conf, labels) for m, min_conf in weights.members]
+        if self.members:
+            self.model = self.members[0].model
+            wanted = set(labels) if labels is not None else set(LABELS)
+            self.labels = {i: label for i, label in enumerate(LABELS) if label in wanted}
+        else:
+            self.model = _load(weights)
+            names = self.model.names
+            self.labels = label_map(names, weights.class_overrides)
+            if labels is not None:
+                wanted = set(labels)
+                self.labels = {k: v for k, v in self.labels.items() if v in wanted}
+            if not self.labels:
+                raise WeightsError(f"model {weights.name!r} has no classes trafficcam uses (its classes: {names})")
         self.imgsz = imgsz or weights.imgsz or 640
         self.conf = conf
         self._tracker_file = tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="bytetrack-", delete=False)
@@ -125,7 +125,7 @@ class YoloDetector:
         """Detect and track in one frame (frames must be passed in order)."""
         start = time.perf_counter()
         self.last_tracker_s = 0.0
-        if self.windows is not None and self.windows != [(0, 0, frame.shape[1], frame.shape[0])]:
+        if self.members or (self.windows is not None and self.windows != [(0, 0, frame.shape[1], frame.shape[0])]):
             out = self._track_windows(frame)
             self.last_latency_s = time.perf_counter() - start
             return out
@@ -148,6 +148,8 @@ class YoloDetector:
         `quiet_onnx_threads`, and time the trackers ultralytics calls inside `model.track`."""
         if not self._session_checked:
             self._session_checked = True
+            for member in self.members:
+                quiet_onnx_threads(member.model)
             quiet_onnx_threads(self.model)
             for tracker in getattr(getattr(self.model, "predictor", None), "trackers", None) or []:
                 tracker.update = self._timed(tracker.update)
@@ -164,24 +166,24 @@ class YoloDetector:
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
         """Detect without tracking (track_id stays None), on the detection windows if set."""
-        windows = self.windows or [(0, 0, frame.shape[1], frame.shape[0])]
-        xyxy, conf, cls = predict_windows(
-            self.model, frame, windows, self.imgsz, self.conf, sorted(self.labels), nms_iou=self.nms_iou
-        )
+        xyxy, conf, cls = self._predict(frame, self.conf)
         return self._detections(xyxy, cls, conf, [None] * len(cls))
+
+    def _predict(self, frame: np.ndarray, conf: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes of the detection windows (the whole frame without them); a fused entry's members'
+        boxes fused, with classes as indices of `LABELS`."""
+        windows = self.windows or [(0, 0, frame.shape[1], frame.shape[0])]
+        if not self.members:
+            return predict_windows(self.model, frame, windows, self.imgsz, conf, sorted(self.labels),
+                                   nms_iou=self.nms_iou)  # fmt: skip
+        parts = [m.predict(frame, windows, conf) for m in self.members]
+        xyxy, scores, labels = fuse(parts)
+        return xyxy, scores, np.array([LABELS.index(x) for x in labels], np.float32)
 
     def _track_windows(self, frame: np.ndarray) -> list[Detection]:
         from ultralytics.engine.results import Boxes
 
-        xyxy, conf, cls = predict_windows(
-            self.model,
-            frame,
-            self.windows or [],
-            self.imgsz,
-            round(self.conf / 2.5, 3),
-            sorted(self.labels),
-            nms_iou=self.nms_iou,
-        )
+        xyxy, conf, cls = self._predict(frame, round(self.conf / 2.5, 3))
         self._quiet_threads_once()
         tracker = self._bytetrack()
         tracks = tracker.update(Boxes(np.column_stack([xyxy, conf, cls]), frame.shape[:2]), frame)
@@ -234,6 +236,42 @@ class YoloDetector:
 
     def close(self) -> None:
         Path(self._tracker_file.name).unlink(missing_ok=True)
+
+
+def _load(weights: ResolvedWeights) -> Any:
+    from ultralytics import YOLO  # heavy import, kept out of module import time
+
+    try:
+        return YOLO(weights.path, task="detect")
+    except Exception as exc:  # ultralytics raises many types for a bad or missing file
+        raise WeightsError(
+            f"cannot load detector weights {weights.path!r}: {str(exc).strip().splitlines()[0]}. "
+            "Pass --weights NAME|PATH or set TRAFFICCAM_WEIGHTS (`trafficcam models list` shows known weights)."
+        ) from None
+
+
+class _Member:
+    """One model of a fused entry: its boxes at or above `min_conf`, as trafficcam labels."""
+
+    def __init__(self, weights: ResolvedWeights, min_conf: float, labels: Iterable[str] | None):
+        self.model = _load(weights)
+        self.labels = label_map(self.model.names, weights.class_overrides)
+        if labels is not None:
+            wanted = set(labels)
+            self.labels = {k: v for k, v in self.labels.items() if v in wanted}
+        self.imgsz = weights.imgsz or 640
+        self.nms_iou = weights.nms_iou or NMS_IOU
+        self.min_conf = min_conf
+
+    def predict(
+        self, frame: np.ndarray, windows: Sequence[Window], conf: float
+    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        xyxy, scores, cls = predict_windows(
+            self.model, frame, windows, self.imgsz, max(conf, self.min_conf), sorted(self.labels),
+            nms_iou=self.nms_iou,
+        )  # fmt: skip
+        keep = np.array([int(c) in self.labels for c in cls], bool)
+        return xyxy[keep], scores[keep], [self.labels[int(c)] for c in cls[keep]]
 
 
 def quiet_onnx_threads(model: Any) -> bool:

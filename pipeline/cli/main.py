@@ -115,6 +115,41 @@ def models_list() -> None:
     console.print("searched: " + ", ".join(str(d) for d in search_dirs()), highlight=False)
 
 
+@models_app.command("set-default")
+def models_set_default(
+    name: Annotated[str, typer.Argument(help="Manifest name of the candidate.")],
+    images: Annotated[Path, typer.Option("--images", help="Labelled Vietnamese images (vn_cctv_labels).")],
+    check_set: Annotated[Path, typer.Option("--check-set", help="Folder of clips for the check set (../shared/clips)")],
+    check_dir: Annotated[Path, typer.Option("--check-dir", help="Where the check set's frames are kept.")] = Path(
+        "runs/checkset"
+    ),
+) -> None:
+    """Make NAME the default weights, only if it passes the gate: kept >= 0.95 on the check set and
+    motorbike / car recall on the Vietnamese labels no worse than the current default's."""
+    from detector.evaluate import evaluate_detector
+    from detector.kept import gate, set_default, vn_rows
+    from detector.weights import WeightsError, default_weights, resolve
+    from pipeline.cli.train import _kept
+
+    try:
+        candidate, current = resolve(name), resolve(default_weights())
+        recall = {}
+        for w in (candidate, current):
+            s = evaluate_detector(w if w.members else w.path, images, imgsz=w.imgsz or 640,
+                                  overrides=w.class_overrides, merge_riders=True)  # fmt: skip
+            recall[w.name] = vn_rows({k: v.as_dict() for k, v in s.classes.items()})
+        kept = _kept(candidate, check_set, check_dir).overall
+    except (WeightsError, FileNotFoundError, ValueError) as exc:
+        raise _fail(exc) from None
+    console.print(f"{candidate.name}: kept {kept}, Vietnamese recall {recall[candidate.name]}; "
+                  f"current default {current.name}: {recall[current.name]}", highlight=False)  # fmt: skip
+    reasons = gate(kept, recall[candidate.name], recall[current.name]) if candidate.name != current.name else []
+    if reasons:
+        err_console.print(f"[bold red]refused:[/] {candidate.name} is not made the default: " + "; ".join(reasons))
+        raise typer.Exit(1)
+    console.print(f"default is now {candidate.name} ({set_default(candidate.name)})", highlight=False)
+
+
 # -- process ----------------------------------------------------------------------------
 
 
@@ -124,7 +159,8 @@ def process(
     scene: Annotated[Path, typer.Option("--scene", help="Scene YAML for this camera view.")],
     weights: Annotated[
         str | None,
-        typer.Option("--weights", help="Manifest name or path (default: TRAFFICCAM_WEIGHTS, else yolov8n.pt)."),
+        typer.Option("--weights", help="Manifest name or path (default: TRAFFICCAM_WEIGHTS, else the manifest's "
+                     "default, coco-vn2)."),
     ] = None,
     imgsz: Annotated[int | None, typer.Option("--imgsz", help="Detector input size (default: the model's).")] = None,
     conf: Annotated[float, typer.Option("--conf", min=0.01, max=0.99, help="Detection confidence.")] = 0.25,

@@ -81,8 +81,18 @@ def train_detector_command(
     console.print_json(json.dumps(result.scores))
 
 
+CheckSetOpt = Annotated[
+    Path | None,
+    typer.Option("--check-set", help="Folder of clips (../shared/clips) to build the kept score's check set from: "
+                 "non-Vietnamese and night frames (detector/checkset.py)."),
+]  # fmt: skip
+CheckDirOpt = Annotated[Path, typer.Option("--check-dir", help="Where the check set's frames are kept.")]
+
+
 def eval_detector_command(
-    images: Annotated[Path, typer.Option("--images", help="Labelled images: folder with images/ labels/ data.yaml.")],
+    images: Annotated[
+        Path | None, typer.Option("--images", help="Labelled images: folder with images/ labels/ data.yaml.")
+    ] = None,
     weights: Annotated[str | None, typer.Option("--weights", help="Manifest name or path.")] = None,
     imgsz: Annotated[int | None, typer.Option("--imgsz", min=32, help="Inference size (default: the model's).")] = None,
     conf: Annotated[float, typer.Option("--conf", min=0.01, max=0.99, help="Detection confidence.")] = 0.25,
@@ -104,27 +114,42 @@ def eval_detector_command(
             "--nms-iou", min=0.05, max=1.0, help="Non-maximum suppression IoU (default: the manifest's, else 0.7)."
         ),
     ] = None,
+    check_set: CheckSetOpt = None,
+    check_dir: CheckDirOpt = Path("runs/checkset"),
 ) -> None:
-    """Detection recall and precision per class at IoU 0.5 on a YOLO-format labelled image set."""
+    """Detection recall and precision per class at IoU 0.5 on a YOLO-format labelled image set, and
+    with --check-set the kept score: the share of coco-n-f16's confident boxes the weights still find."""
     from detector.evaluate import EvaluationError, evaluate_detector
     from detector.tiling import parse_tiles
     from detector.weights import WeightsError, resolve
     from detector.yolo import NMS_IOU
 
+    if images is None and check_set is None:
+        raise _fail(ValueError("give --images (labelled images), --check-set (clips for the kept score), or both"), 2)
     if as_json:  # ultralytics announces each model load on stdout; keep stdout pure JSON
         logging.getLogger("ultralytics").setLevel(logging.ERROR)
+    kept = None
     try:
         w = resolve(weights)
         size = imgsz or w.imgsz or 640
-        scores = evaluate_detector(
-            w.path, images, imgsz=size, conf=conf, overrides=w.class_overrides, tiles=parse_tiles(tiles),
-            overlap=overlap, whole_region=whole, roi_margin=roi, merge_riders=riders,
+        scores = None if images is None else evaluate_detector(
+            w if w.members else w.path, images, imgsz=size, conf=conf, overrides=w.class_overrides,
+            tiles=parse_tiles(tiles), overlap=overlap, whole_region=whole, roi_margin=roi, merge_riders=riders,
             nms_iou=nms_iou if nms_iou is not None else w.nms_iou or NMS_IOU,
         )  # fmt: skip
-    except (EvaluationError, WeightsError, ValueError) as exc:
+        if check_set is not None:
+            kept = _kept(w, check_set, check_dir)
+    except (EvaluationError, WeightsError, ValueError, FileNotFoundError) as exc:
         raise _fail(exc, 2) from None
     if as_json:
-        console.print_json(json.dumps({"weights_name": w.name, **scores.as_dict()}))
+        out: dict[str, object] = {"weights_name": w.name, **(scores.as_dict() if scores else {})}
+        if kept is not None:
+            out["kept"] = kept.as_dict()
+        console.print_json(json.dumps(out))
+        return
+    if kept is not None:
+        _print_kept(w.name, kept)
+    if scores is None:
         return
     how = ", ".join(f"{k} {v}" for k, v in scores.settings.items() if k not in ("weights", "imgsz", "conf"))
     table = Table(title=f"{w.name} on {images} ({scores.images} images, {size} px, conf {conf}, IoU {scores.iou}; "
@@ -144,8 +169,34 @@ def eval_detector_command(
             "-" if s.precision is None else f"{s.precision:.3f}",
         )
     console.print(table)
+    console.print(f"boxes covering 2 or more labelled vehicles (a queue in one box): {scores.settings['queue_boxes']} "
+                  f"(share of vehicle boxes {scores.settings['queue_box_share']})", highlight=False)  # fmt: skip
     if unlabelled:
         console.print("predictions of classes the labels do not have: " + ", ".join(unlabelled), highlight=False)
+
+
+def _kept(w, clips: Path, cache: Path):  # type: ignore[no-untyped-def]
+    from detector.checkset import read_index
+    from detector.kept import REFERENCE, check_set_index, kept_score
+    from detector.weights import resolve
+
+    if not clips.is_dir():
+        raise FileNotFoundError(f"--check-set {clips}: no such folder of clips")
+    return kept_score(w, read_index(check_set_index(clips, cache)), resolve(REFERENCE))
+
+
+def _print_kept(name: str, kept) -> None:  # type: ignore[no-untyped-def]
+    from detector.kept import MIN_KEPT, REFERENCE
+
+    d = kept.as_dict()
+    table = Table(title=f"{name}: kept share of {REFERENCE}'s boxes at conf >= 0.5 ({d['images']} check images)")
+    for col in ("style / group", "reference boxes", "kept", "share"):
+        table.add_column(col, justify="left" if col == "style / group" else "right")
+    for key, row in d["rows"].items():
+        table.add_row(key, str(row["reference"]), str(row["kept"]), f"{row['share']:.3f}")
+    console.print(table)
+    verdict = "[green]passes[/]" if (d["kept"] or 0) >= MIN_KEPT else "[red]below[/]"
+    console.print(f"kept {d['kept']} ({verdict} the gate of {MIN_KEPT}); by style: {d['by_style']}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
