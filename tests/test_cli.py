@@ -72,13 +72,17 @@ def test_missing_weights_name_the_options(tmp_path, monkeypatch):
     assert "--weights" in proc.stderr and "TRAFFICCAM_WEIGHTS" in proc.stderr and "models list" in proc.stderr
 
 
-def test_default_weights_offline_is_a_clear_error(tmp_path):
+def test_without_a_manifest_default_the_download_fallback_is_a_clear_error_offline(tmp_path):
+    """The repository's manifest names an offline default (tests/detector/test_kept.py); a models
+    folder without one falls back to ultralytics' yolov8n.pt, which cannot be downloaded here."""
     video = need_shared("clips", "hanoi_ltk_hangbai", "16h30.25.9.22.mp4")
-    env_free = {k: v for k, v in os.environ.items() if k != "TRAFFICCAM_WEIGHTS"}
+    env_free = {k: v for k, v in os.environ.items() if k not in ("TRAFFICCAM_WEIGHTS", "TRAFFICCAM_MODEL_PATH")}
+    (tmp_path / "models").mkdir()
     proc = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "process", str(video), "--scene", str(HANOI_SCENE),
          "--data-dir", str(tmp_path / "d")],
-        capture_output=True, text=True, env={**env_free, "YOLO_OFFLINE": "1"}, cwd=tmp_path, timeout=300,
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        env={**env_free, "YOLO_OFFLINE": "1", "TRAFFICCAM_MODELS_DIR": str(tmp_path / "models")},
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert "yolov8n.pt" in proc.stderr and "--weights" in proc.stderr
