@@ -93,7 +93,7 @@ def scene_draw(
 @models_app.command("list")
 def models_list() -> None:
     """Show the weights in models/manifest.yaml and whether each is present on this machine."""
-    from detector.weights import WeightsError, load_manifest, locate, search_dirs
+    from detector.weights import WeightsError, default_weights, load_manifest, locate, search_dirs
 
     try:
         entries = load_manifest()
@@ -107,10 +107,18 @@ def models_list() -> None:
         first = text.split(". ")[0].split("; ")[0].strip()
         return first if len(first) <= n else first[: n - 1] + "…"
 
+    by_name = {e.name: e for e in entries}
+    default = default_weights()
     for e in entries:
-        found = locate(e)
-        present = f"[green]yes[/] {found}" if found else "[yellow]no[/]"
-        table.add_row(e.name, e.file, str(e.imgsz), present, short(e.licence))
+        parts = [by_name[m.name] for m in e.members if m.name in by_name] if e.members else [e]
+        missing = [p.name for p in parts if locate(p) is None]
+        missing += [m.name for m in e.members or [] if m.name not in by_name]
+        found = locate(e) if not e.members else None
+        present = ("[yellow]no[/] " + ", ".join(missing) if e.members else "[yellow]no[/]") if missing else (
+            f"[green]yes[/] {found}" if found else "[green]yes[/] (fused)")
+        files = " + ".join(m.name for m in e.members) if e.members else e.file
+        name = e.name + (" (default)" if e.name == default else "")
+        table.add_row(name, files, str(e.imgsz), present, short(e.licence))
     console.print(table)
     console.print("searched: " + ", ".join(str(d) for d in search_dirs()), highlight=False)
 
