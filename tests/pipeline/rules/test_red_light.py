@@ -4,6 +4,7 @@ import pytest
 
 from detector.types import Colour
 from pipeline.rules.red_light import RedLightRule
+from pipeline.rules.stop_line_overrun import StopLineOverrunRule
 from pipeline.scene import parse_scene
 from tests.conftest import FixedBoard, make_track, moving
 
@@ -203,3 +204,45 @@ def test_movement_waits_until_the_path_tells():
     assert RedLightRule().check(short, ARROW_SCENE, TwoHeads(Colour.GREEN)) is None
     v = RedLightRule().check(make_track(_path(STRAIGHT), label="motorcycle"), ARROW_SCENE, TwoHeads(Colour.GREEN))
     assert v is not None and v.details["movement"] == "straight" and v.signal_id == "main"
+
+
+# A real rider: coco-n-f16 + ByteTrack on the Hanoi clip (6.017 fps), track 115 (a `person`: the
+# bike was not detected), frames 171-191, on red. It crosses near_stop at frame 181 and rides on
+# slowly into the junction, where the detector loses it 28 px past the line (truth: frame 186).
+HANOI = parse_scene({
+    "camera": "hanoi", "frame_size": [640, 480], "signals": [{"id": "main", "box": [549, 180, 568, 230]}],
+    "stop_lines": [{"id": "near_stop", "line": [[189, 386.4], [531, 398.4]], "approach": [0.03, -1.0],
+                    "signal": "main"}],
+})
+RIDER_115 = [
+    (462, 340, 504, 414), (462, 338, 503, 411), (461, 336, 502, 410), (460, 333, 501, 408), (459, 331, 500, 407),
+    (459, 329, 500, 406), (459, 327, 499, 403), (458, 326, 499, 404), (458, 325, 499, 405), (458, 323, 497, 398),
+    (457, 321, 495, 395), (457, 320, 494, 391), (456, 318, 492, 389), (454, 314, 491, 388), (451, 312, 489, 388),
+    (450, 311, 487, 387), (448, 309, 484, 383), (446, 308, 481, 382), (444, 305, 478, 377), (443, 303, 476, 372),
+    (443, 300, 475, 368),
+]
+
+
+def test_real_rider_lost_in_the_junction_while_moving_on_is_reported_when_the_track_ends():
+    track = make_track(RIDER_115, fps=6.017, label="person", start_frame=171)
+    rule = RedLightRule()
+    assert rule.check(track, HANOI, RED_FROM_0) is None  # 28 px on: not yet one box height (74 px)
+    v = rule.finish(track, HANOI, RED_FROM_0)
+    assert v is not None and v.frame_index == 181 and v.details["clear_frame"] == 191
+
+
+def test_real_rider_creeping_over_the_line_and_standing_is_an_overrun_not_a_red_light():
+    """The same rider up to frame 184 (8 px over the line), then standing there for 2 s."""
+    creep = RIDER_115[:14] + [RIDER_115[13]] * 12
+    track = make_track(creep, fps=6.017, label="person", start_frame=171)
+    assert RedLightRule().check(track, HANOI, RED_FROM_0) is None
+    assert RedLightRule().finish(track, HANOI, RED_FROM_0) is None  # lost standing: it did not go on
+    v = StopLineOverrunRule().check(track, HANOI, RED_FROM_0)
+    assert v is not None and v.rule == "stop_line_overrun" and v.frame_index == 181
+
+
+def test_overrun_is_off_unless_enabled():
+    from pipeline.rules import build_rules
+
+    assert "stop_line_overrun" not in [r.name for r in build_rules(HANOI)]
+    assert "stop_line_overrun" in [r.name for r in build_rules(HANOI, enable=["stop_line_overrun"])]
