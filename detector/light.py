@@ -71,11 +71,10 @@ def read_colour(crop: np.ndarray) -> tuple[Colour, float]:
     evidence = _lamp_evidence(_resize(bgr))
     if evidence is None:
         return Colour.UNKNOWN, 0.0
-    shares, strength, middle = evidence
-    if middle is not None:
-        shares = _by_place(shares, middle, small=min(bgr.shape[:2]) < _SMALL_SIDE)
-        if shares is None:
-            return Colour.UNKNOWN, 0.0
+    raw, strength, middle = evidence
+    shares = raw if middle is None else _by_place(raw, middle, small=min(bgr.shape[:2]) < _SMALL_SIDE)
+    if shares is None:
+        return Colour.UNKNOWN, 0.0
     best = int(np.argmax(shares[:3]))
     if shares[best] < _MIN_SHARE:
         return Colour.UNKNOWN, 0.0
