@@ -160,16 +160,20 @@ def _sits_on(person: Box, bike: Box) -> bool:
 
 
 def _box_at(track: Track, frame: int, max_gap_s: float) -> Box | None:
-    """The track's box at `frame`: observed, else interpolated (or extrapolated, by at most
-    `max_gap_s`) linearly from the two observations nearest to it."""
+    """The track's box at `frame`: observed, else interpolated between the observations either
+    side of it, else extrapolated (by at most `max_gap_s`) from the two nearest on one side."""
     obs = track.observations
     for o in obs:
         if o.frame_index == frame:
             return o.box
     if len(obs) < 2:
         return None
-    nearest = sorted(obs, key=lambda o: abs(o.frame_index - frame))[:2]
-    o1, o2 = sorted(nearest, key=lambda o: o.frame_index)
+    before = [o for o in obs if o.frame_index < frame]
+    after = [o for o in obs if o.frame_index > frame]
+    if before and after:
+        o1, o2 = before[-1], after[0]
+    else:
+        o1, o2 = (before[-2:] if before else after[:2])
     span = o2.frame_index - o1.frame_index
     fps = span / (o2.timestamp - o1.timestamp) if o2.timestamp > o1.timestamp else 0.0
     if fps <= 0 or min(abs(frame - o1.frame_index), abs(frame - o2.frame_index)) / fps > max_gap_s:
