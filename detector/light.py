@@ -49,6 +49,10 @@ _VOTE_FRACTION = 0.7  # ...if their saturation is at least this share of the cro
 _ELONGATED = 1.5  # aspect ratio from which the crop is taken as a row / column of lamps
 _POSITION_WEIGHT = 0.6  # how far the lamp's place can tip a split between red and amber
 _MIN_SHARE = 0.5  # the winning colour must hold this share of the evidence
+_SMALL_SIDE = 16  # heads narrower than this (in the frame) are far heads: a lamp is 3-5 px
+_CORE_FRACTION = 0.9  # pixels this bright relative to the peak are the lit lamp's core
+_END_PLACE = 0.25  # a lit area whose middle-ness (0 = an end lamp, 1 = the middle one) is at most this is an end lamp
+_MIDDLE_PLACE = 0.75  # ...and at least this, the middle lamp
 
 
 def read_colour(crop: np.ndarray) -> tuple[Colour, float]:
@@ -67,15 +71,38 @@ def read_colour(crop: np.ndarray) -> tuple[Colour, float]:
     evidence = _lamp_evidence(_resize(bgr))
     if evidence is None:
         return Colour.UNKNOWN, 0.0
-    shares, strength = evidence
+    raw, strength, middle = evidence
+    shares = raw if middle is None else _by_place(raw, middle, small=min(bgr.shape[:2]) < _SMALL_SIDE)
+    if shares is None:
+        return Colour.UNKNOWN, 0.0
     best = int(np.argmax(shares[:3]))
     if shares[best] < _MIN_SHARE:
         return Colour.UNKNOWN, 0.0
     return _COLOURS[best], round(float(shares[best]) * (0.5 + 0.5 * strength), 3)
 
 
-def _lamp_evidence(bgr: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """Shares of red, amber, green and other light in a crop, and how strongly it glows (0..1).
+def _by_place(shares: np.ndarray, middle: float, small: bool) -> np.ndarray | None:
+    """Reconcile the lit lamp's hue with its place in a row / column of three lamps.
+
+    Amber sits in the middle of every three-lamp head; red and green at the ends. An overexposed
+    red lamp's core saturates to orange, yellow or white with only a red rim (a day CCTV camera,
+    the far heads of US mast arms), so amber-hued light at an end of the housing is a red lamp:
+    green is never orange. On a small far head (under `_SMALL_SIDE` px across, where a few pixels
+    of glow blur the lamps together), amber light between the middle and an end may be either:
+    the reader says UNKNOWN rather than a colour that may be wrong.
+    """
+    shares = shares.copy()
+    if middle <= _END_PLACE:
+        shares[0] += shares[1]
+        shares[1] = 0.0
+    elif small and middle < _MIDDLE_PLACE and int(np.argmax(shares[:3])) == 1:
+        return None  # amber light neither clearly in the middle nor at an end of a far head
+    return shares
+
+
+def _lamp_evidence(bgr: np.ndarray) -> tuple[np.ndarray, float, float | None] | None:
+    """Shares of red, amber, green and other light in a crop, how strongly it glows (0..1), and
+    how near the middle of an elongated housing the lit area is (None: a squarish crop).
 
     None when nothing in the crop looks like a lit lamp.
     """
@@ -98,10 +125,14 @@ def _lamp_evidence(bgr: np.ndarray) -> tuple[np.ndarray, float] | None:
     votes = coloured & (sat >= _VOTE_FRACTION * _percentile(sat[coloured], 99))
     weight = chroma[votes] * sat[votes]
     shares = _hue_shares(hsv[..., 0][votes], weight)
-    prior = _position_prior(votes, weight)
-    if prior is not None:
+    # where the lamp is: its brightest pixels (an overexposed core is white, its colour only in
+    # a faint rim, and on a 10 px head the coloured rim spills over the unlit lamps beside it)
+    core = value >= _CORE_FRACTION * peak
+    middle = _middleness(core, value[core])
+    if middle is not None:
+        prior = np.array([1.0 - middle, middle, 1.0 - middle])
         shares[:3] *= 1.0 - _POSITION_WEIGHT + _POSITION_WEIGHT * prior
-    return shares / shares.sum(), min(1.0, max(contrast, chroma_peak) / 128.0)
+    return shares / shares.sum(), min(1.0, max(contrast, chroma_peak) / 128.0), middle
 
 
 def _percentile(values: np.ndarray, q: float) -> float:
@@ -151,8 +182,9 @@ def _hue_shares(hue: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return np.array([red, amber_w + orange_w / 2, green_w, other_w], dtype=np.float64)
 
 
-def _position_prior(votes: np.ndarray, weight: np.ndarray) -> np.ndarray | None:
-    """How well the lit area's place in an elongated housing fits each lamp (red, amber, green).
+def _middleness(votes: np.ndarray, weight: np.ndarray) -> float | None:
+    """How near the middle of an elongated housing the lit area is: 1 in the middle (amber's
+    place), 0 at either end (red's and green's).
 
     Returns None for a squarish crop (a single lamp, or a head whose layout can't be told).
     """
@@ -165,10 +197,9 @@ def _position_prior(votes: np.ndarray, weight: np.ndarray) -> np.ndarray | None:
         return None
     coords = np.nonzero(votes)[axis].astype(np.float64)
     where = float((coords + 0.5) @ weight / weight.sum()) / length  # 0 = top/left, 1 = bottom/right
-    middle = max(0.0, 1.0 - abs(where - 0.5) * 3.0)
     # Ends, not top-vs-bottom: red and green differ in hue anyway, and horizontal heads put
     # red on the left in some countries and on the right in others.
-    return np.array([1.0 - middle, middle, 1.0 - middle])
+    return max(0.0, 1.0 - abs(where - 0.5) * 3.0)
 
 
 @dataclass(slots=True)

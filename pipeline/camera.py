@@ -146,6 +146,7 @@ class CameraPipeline:
         t = time.perf_counter()
         updated = self.tracks.update(frame.index, frame.timestamp, detections)
         found = self.engine.check(updated, self.scene, self.board)
+        found += self.engine.finish(self.tracks.ended(frame.timestamp), self.scene, self.board)
         self.engine.forget(self.tracks.expire(frame.timestamp))
         stage["rules"] += time.perf_counter() - t
         t = time.perf_counter()
@@ -158,6 +159,8 @@ class CameraPipeline:
         """Write the evidence of every violation seen so far with the frames there are, and store it."""
         t = time.perf_counter()
         try:
+            for violation in self.engine.finish(self.tracks.live(), self.scene, self.board):
+                self._start_evidence(violation)  # tracks still running when the video ends
             done = self.recorder.flush()
             self.stats.stage_s["evidence"] += time.perf_counter() - t
             self._store(done)

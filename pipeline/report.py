@@ -27,6 +27,7 @@ def build_report(result: ProcessResult, data_dir: Path) -> dict[str, Any]:
         "recorded_at": result.recorded.start.isoformat() if result.recorded and result.recorded.start else None,
         "time_source": result.recorded.source.value if result.recorded else None,
         "signals": result.signals,
+        "signals_unreadable": unreadable_spans(result.signals, result.frames_read, result.fps),
         "violations": [
             {
                 "id": r.public_id,
@@ -45,6 +46,26 @@ def build_report(result: ProcessResult, data_dir: Path) -> dict[str, Any]:
             for r in result.reported
         ],
     }
+
+
+def unreadable_spans(
+    signals: dict[str, list[dict[str, Any]]], frames: int, fps: float
+) -> dict[str, list[dict[str, float | int]]]:
+    """Per signal head, the spans it could not be read (its colour UNKNOWN): rules do not fire on
+    such a head, so these are the times its stop lines were not enforced. `end_frame` is the last
+    unreadable frame."""
+    spans: dict[str, list[dict[str, float | int]]] = {}
+    for sid, timeline in signals.items():
+        for i, change in enumerate(timeline):
+            if change["colour"] != "unknown":
+                continue
+            start = int(change["start_frame"])
+            end = int(timeline[i + 1]["start_frame"]) - 1 if i + 1 < len(timeline) else max(start, frames - 1)
+            spans.setdefault(sid, []).append({
+                "start_frame": start, "end_frame": end,
+                "start_s": round(start / fps, 3) if fps else 0.0, "end_s": round(end / fps, 3) if fps else 0.0,
+            })  # fmt: skip
+    return spans
 
 
 def write_report(report: dict[str, Any], path: Path) -> None:

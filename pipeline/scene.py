@@ -45,13 +45,33 @@ class Signal(_Strict):
         return box
 
 
+Movement = Literal["straight", "left", "right", "u_turn"]
+
+
 class StopLine(_Strict):
     id: Ident
     line: Annotated[list[Point], Field(min_length=2)]
     approach: Point
     signal: Ident
+    # the second trigger line of a red-light camera: a vehicle proceeds into the junction when its
+    # anchor crosses it (None: when the anchor has travelled `clear_distance` from where it crossed)
+    clear_line: Annotated[list[Point], Field(min_length=2)] | None = None
+    # pixels the anchor travels beyond its stop-line crossing to count as proceeding; None: the
+    # rule's `clear_box_heights` times the vehicle's box height at the crossing
+    clear_distance: Annotated[float, Field(gt=0)] | None = None
+    # the head controlling each movement, where a movement has its own (an arrow); others: `signal`
+    movements: dict[Movement, Ident] = {}
 
     _check_approach = field_validator("approach")(_nonzero)
+
+    def head_for(self, movement: str | None) -> str:
+        """The signal head that controls `movement` over this line (None: not known yet)."""
+        return self.movements.get(movement, self.signal) if movement else self.signal  # type: ignore[call-overload]
+
+    @property
+    def heads(self) -> list[str]:
+        """Every signal head this line's traffic obeys, `signal` first."""
+        return list(dict.fromkeys([self.signal, *self.movements.values()]))
 
 
 class Lane(_Strict):
@@ -75,6 +95,21 @@ class RedLightSettings(_Strict):
     min_depth_px: Annotated[float, Field(ge=0)] = 4.0
     # person: a rider whose two-wheeler the detector missed (riders on a detected bike are merged into it)
     labels: Annotated[list[Label], Field(min_length=1)] = ["car", "motorcycle", "bus", "truck", "bicycle", "person"]
+    # the two-line trigger: after crossing on red the vehicle must proceed (see StopLine.clear_*)
+    clear_box_heights: Annotated[float, Field(gt=0)] = 1.0
+    max_clear_s: Annotated[float, Field(gt=0)] = 4.0
+    turn_angle_deg: Annotated[float, Field(gt=0, lt=90)] = 35.0
+
+
+class StopLineOverrunSettings(_Strict):
+    """Crossing the stop line on red and stopping before proceeding (off by default)."""
+
+    enabled: bool = False
+    grace_s: Annotated[float, Field(ge=0)] = 0.5
+    violate_on: Annotated[list[Colour], Field(min_length=1)] = [Colour.RED]
+    min_depth_px: Annotated[float, Field(ge=0)] = 4.0
+    min_stop_s: Annotated[float, Field(gt=0)] = 1.0
+    labels: Annotated[list[Label], Field(min_length=1)] = ["car", "motorcycle", "bus", "truck", "bicycle", "person"]
 
 
 class SolidLineSettings(_Strict):
@@ -86,6 +121,7 @@ class WrongWaySettings(_Strict):
     enabled: bool = True
     min_travel_px: Annotated[float, Field(gt=0)] = 60.0
     min_duration_s: Annotated[float, Field(ge=0)] = 1.0
+    min_box_heights: Annotated[float, Field(ge=0)] = 0.5
 
 
 class LaneClassSettings(_Strict):
@@ -95,6 +131,7 @@ class LaneClassSettings(_Strict):
 
 class RuleSettings(_Strict):
     red_light: RedLightSettings = RedLightSettings()
+    stop_line_overrun: StopLineOverrunSettings = StopLineOverrunSettings()
     solid_line: SolidLineSettings = SolidLineSettings()
     wrong_way: WrongWaySettings = WrongWaySettings()
     lane_class: LaneClassSettings = LaneClassSettings()
@@ -150,7 +187,13 @@ class Scene(_Strict):
                     for s in self.signals
                 ],
                 "stop_lines": [
-                    s.model_copy(update={"line": pts(s.line), "approach": vec(s.approach)}) for s in self.stop_lines
+                    s.model_copy(update={
+                        "line": pts(s.line), "approach": vec(s.approach),
+                        "clear_line": None if s.clear_line is None else pts(s.clear_line),
+                        "clear_distance": None if s.clear_distance is None
+                        else s.clear_distance * _along(s.approach, sx, sy),
+                    })
+                    for s in self.stop_lines
                 ],
                 "lanes": [
                     lane.model_copy(update={"polygon": pts(lane.polygon), "direction": vec(lane.direction)})
@@ -195,6 +238,11 @@ class Scene(_Strict):
             min(w, int(math.ceil(max(xs) + mx))),
             min(h, int(math.ceil(max(ys) + my))),
         )
+
+
+def _along(direction: Point, sx: float, sy: float) -> float:
+    """How much a length along `direction` grows when x scales by `sx` and y by `sy`."""
+    return math.hypot(direction[0] * sx, direction[1] * sy) / math.hypot(*direction)
 
 
 def _points(value: Any) -> list[tuple[float, float]]:
@@ -251,11 +299,14 @@ def _semantic_errors(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
         inside(("signals", i, "box"), box)
     for i, sl in items("stop_lines"):
         inside(("stop_lines", i, "line"), _points(sl.get("line")))
-        if "signal" in sl and sl["signal"] not in signal_ids:
-            known = ", ".join(map(str, signal_ids)) or "none defined"
-            errors.append(
-                (("stop_lines", i, "signal"), f"names signal {sl['signal']!r}, which does not exist (signals: {known})")
-            )
+        inside(("stop_lines", i, "clear_line"), _points(sl.get("clear_line")))
+        heads = [(("stop_lines", i, "signal"), sl.get("signal"))] if "signal" in sl else []
+        if isinstance(sl.get("movements"), dict):
+            heads += [(("stop_lines", i, "movements", k), v) for k, v in sl["movements"].items()]
+        for loc, head in heads:
+            if head not in signal_ids:
+                known = ", ".join(map(str, signal_ids)) or "none defined"
+                errors.append((loc, f"names signal {head!r}, which does not exist (signals: {known})"))
     for i, lane in items("lanes"):
         inside(("lanes", i, "polygon"), _points(lane.get("polygon")))
     for i, solid in items("solid_lines"):

@@ -14,6 +14,7 @@ class _TrackState:
     history: deque[Observation]
     votes: Counter[str] = field(default_factory=Counter)
     last_seen: float = 0.0
+    ended: bool = False
 
 
 class TrackStore:
@@ -64,6 +65,20 @@ class TrackStore:
             state.last_seen = timestamp
             updated.append(self._snapshot(state))
         return updated
+
+    def ended(self, now: float) -> list[Track]:
+        """Tracks that ended since the last call: no box for more than `max_gap_s` (a box of their
+        tracker id after that starts a new track), each returned once, for a last look."""
+        done = []
+        for state in self._tracks.values():
+            if not state.ended and now - state.last_seen > self.max_gap_s:
+                state.ended = True
+                done.append(self._snapshot(state))
+        return done
+
+    def live(self) -> list[Track]:
+        """Every track not yet returned by `ended` (at the end of a video: they all end now)."""
+        return [self._snapshot(s) for s in self._tracks.values() if not s.ended]
 
     def expire(self, now: float) -> list[int]:
         """Drop tracks not seen for `max_age_s`; return their ids."""

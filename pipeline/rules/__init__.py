@@ -8,6 +8,7 @@ from pipeline.rules.base import Rule, SignalBoard, Violation
 from pipeline.rules.lane_class import LaneClassRule
 from pipeline.rules.red_light import RedLightRule
 from pipeline.rules.solid_line import SolidLineRule
+from pipeline.rules.stop_line_overrun import StopLineOverrunRule
 from pipeline.rules.wrong_way import WrongWayRule
 from pipeline.scene import Scene
 
@@ -17,9 +18,23 @@ REGISTRY: dict[str, Callable[[Scene], Rule]] = {
         violate_on=frozenset(s.rules.red_light.violate_on),
         min_depth_px=s.rules.red_light.min_depth_px,
         labels=frozenset(s.rules.red_light.labels),
+        clear_box_heights=s.rules.red_light.clear_box_heights,
+        max_clear_s=s.rules.red_light.max_clear_s,
+        turn_angle_deg=s.rules.red_light.turn_angle_deg,
+    ),
+    "stop_line_overrun": lambda s: StopLineOverrunRule(
+        grace_s=s.rules.stop_line_overrun.grace_s,
+        violate_on=frozenset(s.rules.stop_line_overrun.violate_on),
+        min_depth_px=s.rules.stop_line_overrun.min_depth_px,
+        min_stop_s=s.rules.stop_line_overrun.min_stop_s,
+        clear_box_heights=s.rules.red_light.clear_box_heights,
+        labels=frozenset(s.rules.stop_line_overrun.labels),
     ),
     "solid_line": lambda s: SolidLineRule(min_frames=s.rules.solid_line.min_frames),
-    "wrong_way": lambda s: WrongWayRule(s.rules.wrong_way.min_travel_px, s.rules.wrong_way.min_duration_s),
+    "wrong_way": lambda s: WrongWayRule(
+        s.rules.wrong_way.min_travel_px, s.rules.wrong_way.min_duration_s,
+        min_box_heights=s.rules.wrong_way.min_box_heights,
+    ),  # fmt: skip
     "lane_class": lambda s: LaneClassRule(min_duration_s=s.rules.lane_class.min_duration_s),
 }
 

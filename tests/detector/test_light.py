@@ -256,9 +256,14 @@ def vn_results():
     return results
 
 
-# measured on this set: green 0.958 (n=189), red 0.955 (n=220), yellow 0.847 (n=72); most misses are
-# UNKNOWN on label boxes that hold no lit lamp (countdown digits, blank 10x11 px boxes)
-@pytest.mark.parametrize("colour, floor", [(Colour.GREEN, 0.93), (Colour.RED, 0.93), (Colour.YELLOW, 0.80)])
+# measured on this set: green 0.958 (n=189), red 0.941 (n=220), yellow 0.778 (n=72), 9 of 481 read
+# another colour; most misses are UNKNOWN on label boxes that hold no lit lamp (countdown digits,
+# blank 10x11 px boxes). Yellow was 0.847 before issue 18: amber light on a head under 16 px
+# across that is neither clearly in the middle lamp nor at an end now reads UNKNOWN (on the far
+# US heads it was an overexposed red read as amber on 55-99% of frames), and amber light at the
+# end of an elongated crop now reads red (2 labelled amber crops; 0.28 -> 0.999 on the
+# overexposed Vietnamese round head), so the yellow floor went from 0.80 to 0.75.
+@pytest.mark.parametrize("colour, floor", [(Colour.GREEN, 0.93), (Colour.RED, 0.92), (Colour.YELLOW, 0.75)])
 def test_vn_cctv_accuracy_per_colour(vn_results, colour, floor):
     counts = vn_results[colour]
     accuracy = counts[colour] / sum(counts.values())
@@ -280,3 +285,39 @@ def test_fast_percentile_is_numpys_linear_percentile(size):
     values = rng.integers(0, 256, size).astype(np.float32)
     for q in (0, 50, 99, 100):
         assert _percentile(values, q) == pytest.approx(float(np.percentile(values, q)), abs=1e-4)
+
+
+# ---- heads that read a wrong colour before (issue 18), cut from the shared clips at run time ----
+# Boxes and colours checked by eye (eval/clips/<clip>/truth.yaml has the full timelines):
+# vn_junction_rightarrow: a day CCTV feed whose red lamp is overexposed to an orange-yellow core
+# with a red rim (read as amber before: 0.28 agreement), and a separate green right-turn ARROW
+# head, lit until frame 737; us_cspr003_redlight: far mast-arm heads 9-11 px wide whose red lamp
+# is a white core (read as amber on 55-99% of frames before).
+FAR_AND_ARROW_HEADS = [
+    ("vn_junction_rightarrow", "test2.mp4", "main_round_overexposed_red", (1545, 20, 1577, 103), Colour.RED, 730),
+    ("vn_junction_rightarrow", "test2.mp4", "right_arrow_green", (1548, 115, 1582, 152), Colour.GREEN, 730),
+    ("us_cspr003_redlight", "demo1.mp4", "small_far_head_mast_4_11x18", (452, 20, 463, 38), Colour.RED, 298),
+    ("us_cspr003_redlight", "demo1.mp4", "small_far_head_pole_right_9x20", (542, 62, 551, 82), Colour.RED, 298),
+]
+
+
+@pytest.mark.parametrize(("clip", "video", "name", "box", "colour", "until"), FAR_AND_ARROW_HEADS,
+                         ids=[h[2] for h in FAR_AND_ARROW_HEADS])
+def test_hard_heads_never_read_a_wrong_colour(clip, video, name, box, colour, until):
+    path = SHARED / "clips" / clip / video
+    if not path.exists():
+        pytest.skip(f"shared test data not found at {path} (expected ../shared beside the repo)")
+    capture = cv2.VideoCapture(str(path))
+    reader = SignalReader([(name, box)])  # the filtered state, as the rules read it
+    readings: Counter = Counter()
+    for index in range(until):
+        ok, frame = capture.read()
+        if not ok:
+            break
+        readings[reader.update(frame, index, index / 30.0)[name].colour] += 1
+    capture.release()
+    total = sum(readings.values())
+    wrong = sum(n for c, n in readings.items() if c not in (colour, Colour.UNKNOWN))
+    assert total > 0
+    assert wrong / total <= 0.01, f"{name}: {dict(readings)}"
+    assert readings[colour] / total >= 0.9, f"{name}: {dict(readings)}"

@@ -318,3 +318,17 @@ def test_real_truth_scores_perfectly_against_itself() -> None:
         assert (total.tp, total.fp, total.fn) == (len(truth.violations), 0, 0), path
         assert len(total.set_aside) == len(truth.uncertain), path
         assert all(share == 1.0 for share in result.signals.values()), path
+
+
+def test_report_lists_the_spans_each_head_was_unreadable():
+    from pipeline.report import unreadable_spans
+
+    signals = {
+        "main": [{"start_frame": 0, "colour": "red"}, {"start_frame": 10, "colour": "unknown"},
+                 {"start_frame": 25, "colour": "green"}, {"start_frame": 40, "colour": "unknown"}],
+        "arrow": [{"start_frame": 0, "colour": "green"}],
+    }
+    assert unreadable_spans(signals, 50, 10.0) == {
+        "main": [{"start_frame": 10, "end_frame": 24, "start_s": 1.0, "end_s": 2.4},
+                 {"start_frame": 40, "end_frame": 49, "start_s": 4.0, "end_s": 4.9}],
+    }

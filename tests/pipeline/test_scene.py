@@ -159,3 +159,24 @@ def test_detection_region_and_tiles_give_windows_inside_the_frame():
     tiled = parse_scene({**MINIMAL, "detection": {"tiles": [2, 2], "whole_region": True}}).detection_windows()
     assert tiled[0] == (0, 0, 640, 480) and len(tiled) == 5
     assert all(0 <= a < c <= 640 and 0 <= b < d <= 480 for a, b, c, d in tiled)
+
+
+def test_stop_line_clear_trigger_and_movements():
+    data = copy.deepcopy(MINIMAL)
+    data["signals"].append({"id": "right_arrow", "box": [575, 178, 590, 200]})
+    data["stop_lines"][0].update(clear_line=[[0, 280], [560, 280]], clear_distance=40,
+                                 movements={"right": "right_arrow"})
+    line = parse_scene(data).stop_lines[0]
+    assert (line.head_for("right"), line.head_for("straight"), line.head_for(None)) == ("right_arrow", "main", "main")
+    assert line.heads == ["main", "right_arrow"]
+    scaled = parse_scene(data).scaled_to(1280, 960).stop_lines[0]
+    assert scaled.clear_line == [(0, 560), (1120, 560)] and scaled.clear_distance == 80  # along the approach (y)
+    assert parse_scene(MINIMAL).rules.stop_line_overrun.enabled is False
+
+
+def test_movement_heads_must_exist_and_movements_be_known(tmp_path):
+    data = copy.deepcopy(MINIMAL)
+    data["stop_lines"][0]["movements"] = {"right": "nope", "sideways": "main"}
+    errors = errors_of(data, tmp_path)
+    assert any("movements.right: names signal 'nope', which does not exist" in e for e in errors), errors
+    assert any("movements.sideways" in e for e in errors), errors

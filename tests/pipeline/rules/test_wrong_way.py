@@ -150,3 +150,24 @@ def test_a_second_track_of_the_same_vehicle_is_not_reported_again(name, second, 
     first = rider(1, range(0, 25))  # reported in the middle of frames 0-12
     assert len(wrong_way_reports(first)) == 1
     assert len(wrong_way_reports(first, second)) == reports, name
+
+
+# A rider standing in the queue at the Hanoi junction (coco-n-f16, track 115 at frame 171: box
+# 462,340,504,414), here in a lane whose traffic goes up. Over 1.5 s the rider queued behind is
+# boxed together with it, the box growing 70 px down to the second rider's wheels, then both
+# are boxed apart again: the bottom edge travels 70 px "backwards", the rider does not move.
+STANDING = (462, 340, 504, 414)
+QUEUE = parse_scene({"camera": "test", "frame_size": [640, 480], "lanes": [
+    {"id": "approach", "polygon": [[380, 250], [600, 250], [600, 479], [380, 479]], "direction": [0.05, -1.0]}]})
+
+
+def test_growing_box_of_a_standing_rider_is_not_travel():
+    grow = [0, 5, 12, 20, 30, 40, 50, 60, 66, 70, 70, 70, 66, 50, 30, 10, 0, 0]
+    boxes = [(x1, y1, x2, y2 + g) for g in grow for (x1, y1, x2, y2) in [STANDING]]
+    track = make_track(boxes, fps=6.017, label="motorcycle")
+    assert WrongWayRule(min_travel_px=60).check(track, QUEUE, NO_SIGNALS) is None
+    # the same 70 px as real travel of the whole box down the lane is wrong way
+    moved = [(x1, y1 + g, x2, y2 + g) for g in grow[:10] for (x1, y1, x2, y2) in [STANDING]]
+    assert WrongWayRule(min_travel_px=60).check(make_track(moved, fps=6.017, label="motorcycle"), QUEUE,
+                                                NO_SIGNALS) is not None
+
