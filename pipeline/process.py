@@ -20,9 +20,11 @@ from pipeline.camera import CameraPipeline, Reported
 from pipeline.errors import ModelError
 from pipeline.rules import build_rules
 from pipeline.scene import Scene, load_scene, scene_hash
+from pipeline.scenes.viewcheck import check_file_view
 from pipeline.source import VideoFile
 from pipeline.store import repository as repo
 from pipeline.store.db import open_database
+from pipeline.store.scene_versions import link_run
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,7 @@ def process_video(
         SceneError, SourceError, ModelError, StorageError: before any frame is processed.
     """
     scene = load_scene(scene_path)
+    drawn = scene
     source = VideoFile(video, analysis_fps=settings.analysis_fps)
     warnings: list[str] = []
     scene = fit_scene(scene, source.width, source.height, warnings)
@@ -133,6 +136,12 @@ def process_video(
         model_sha256=model_sha, scene_sha256=scene_hash(scene), settings_json=settings_json,
         settings_hash=settings_hash, software_version=__version__, frames_expected=source.frames_expected,
     )
+    view = check_file_view(source.path, drawn, Path(scene_path), db, data_dir)
+    if view.version is not None:
+        link_run(db, run_id, view.version.id)  # the saved version the violations were judged under
+    if view.warning:
+        warnings.append(view.warning)
+        log.warning(view.warning)
     result = ProcessResult(
         run_id, scene.camera, str(source.path), source.fps, source.frames_expected, warnings=warnings
     )

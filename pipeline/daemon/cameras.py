@@ -48,6 +48,8 @@ class CameraConfig(BaseModel):
     loop: bool = False
     enabled: bool = True
     keep_days: Annotated[float, Field(gt=0)] | None = None
+    scene_moved_px: Annotated[float, Field(gt=0)] = 12.0
+    """Stop-line shift, in pixels of the scene's frame size, past which the camera has moved."""
 
     @model_validator(mode="after")
     def _loop_only_for_files(self) -> CameraConfig:

@@ -30,6 +30,7 @@ class CoverageReason(StrEnum):
     SIGNAL_UNREADABLE = "signal_unreadable"
     FPS_BELOW_FLOOR = "fps_below_floor"
     EVIDENCE_PAUSED = "evidence_paused"  # disk nearly full: violations could not be proven
+    SCENE_MOVED = "scene_moved"  # the view no longer matches the scene's reference frame
 
 
 @dataclass(frozen=True, slots=True)
