@@ -25,7 +25,6 @@ checks that fail against the first can align through it.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,13 +124,9 @@ class ViewGuard:
 
     def __init__(self, reference: np.ndarray, scene: Scene, settings: GuardSettings | None = None):
         self.settings = s = settings or GuardSettings()
-        self.scene_size = scene.frame_size
-        self._scale = s.work_width / float(reference.shape[1])
-        self._work_size = (s.work_width, max(1, round(reference.shape[0] * self._scale)))
-        # key points in working pixels; moves are measured there and reported in scene pixels
-        rx, ry = self._work_size[0] / scene.frame_size[0], self._work_size[1] / scene.frame_size[1]
-        self._points = np.array([[x * rx, y * ry] for x, y in key_points(scene)], dtype=np.float32)
-        self._to_scene = scene.frame_size[0] / self._work_size[0]
+        scale = s.work_width / float(reference.shape[1])
+        self._work_size = (s.work_width, max(1, round(reference.shape[0] * scale)))
+        self.retarget(scene)
         self._orb = cv2.ORB_create(nfeatures=s.features)
         self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
         self._matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
@@ -144,6 +139,15 @@ class ViewGuard:
         self.last: ViewCheck | None = None
         self.checks = 0
         self.unaligned = 0
+
+    def retarget(self, scene: Scene) -> None:
+        """Measure moves at `scene`'s key points from now on (a scene redrawn on the same frame keeps
+        the guard and what it has seen)."""
+        self.scene_size = scene.frame_size
+        # key points in working pixels; moves are measured there and reported in scene pixels
+        rx, ry = self._work_size[0] / scene.frame_size[0], self._work_size[1] / scene.frame_size[1]
+        self._points = np.array([[x * rx, y * ry] for x, y in key_points(scene)], dtype=np.float32)
+        self._to_scene = scene.frame_size[0] / self._work_size[0]
 
     def _grey(self, image: np.ndarray) -> np.ndarray:
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
@@ -252,6 +256,3 @@ def view_matches(reference: np.ndarray, frames: list[np.ndarray], scene: Scene, 
     return ViewCheck(check.at, check.shift_px, check.inliers, moved)
 
 
-def angle_of(matrix: np.ndarray) -> float:
-    """Rotation of a similarity matrix, in degrees (for logs)."""
-    return math.degrees(math.atan2(matrix[1, 0], matrix[0, 0]))

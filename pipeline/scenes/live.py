@@ -74,8 +74,11 @@ class LiveScene:
             return False
 
     def _use(self, version: SceneVersion) -> None:
+        same_frame = self.version is not None and self.version.reference_path == version.reference_path
         self.loaded = load_version(self.data_dir, version)
-        if self.loaded.reference is None:
+        if same_frame and self.guard is not None:
+            self.guard.retarget(self.loaded.scene)  # drawn on the same frame: a moved camera stays moved
+        elif self.loaded.reference is None:
             self.guard = None
             log.warning("camera %s: scene version %d has no reference frame; the camera-moved guard is off "
                         "(save the scene from the editor, or put %s beside the scene file)", self.camera_id,
@@ -111,6 +114,9 @@ class LiveScene:
             return None
         was = guard.moved
         check = guard.offer(image, timestamp)
+        if check is not None:
+            log.debug("camera %s: view check at %.1f: shift %s px, %d inliers", self.camera_id, check.at,
+                      check.shift_px, check.inliers)  # fmt: skip
         if check is not None and check.moved != was:
             if check.moved:
                 log.error("camera %s: CAMERA MOVED: %s; not enforcing until the view returns or the scene is "

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pipeline.store.columns import utc_now
 from pipeline.store.db import Database
-from pipeline.store.models import RunRow, SceneVersionRow
+from pipeline.store.models import CameraRow, RunRow, SceneVersionRow
 from pipeline.store.repository import ensure_camera
 
 _RETRIES = 5
@@ -140,3 +140,16 @@ def run_scene_version(db: Database, run_id: int) -> SceneVersion | None:
         q = select(SceneVersionRow).join(RunRow, RunRow.scene_version_id == SceneVersionRow.id)
         row = s.scalars(q.where(RunRow.id == run_id)).first()
         return _record(row) if row is not None else None
+
+
+def cameras_with_versions(db: Database) -> list[tuple[str, int | None]]:
+    """Every known camera with the number of its newest scene version (None: none saved)."""
+    newest = latest_version_ids(db)
+    with db.session() as s:
+        ids = list(s.scalars(select(CameraRow.id).order_by(CameraRow.id)))
+    return [(cid, newest[cid][1] if cid in newest else None) for cid in ids]
+
+
+def camera_exists(db: Database, camera_id: str) -> bool:
+    with db.session() as s:
+        return s.get(CameraRow, camera_id) is not None
