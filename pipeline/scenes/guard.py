@@ -47,8 +47,8 @@ class GuardSettings:
     confirm: int = 2
     return_ratio: float = 0.6
     work_width: int = 640
-    features: int = 1000
-    min_inliers: int = 30
+    features: int = 2000
+    min_inliers: int = 20
     ransac_px: float = 3.0
 
     def __post_init__(self) -> None:

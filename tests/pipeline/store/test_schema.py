@@ -19,7 +19,8 @@ from pipeline.store.db import _parse_url
 from pipeline.store.models import Base
 from tests.databases import postgres_url
 
-TABLES = {"cameras", "runs", "violations", "evidence", "reviews", "users", "coverage", "instances", "camera_leases"}
+TABLES = {"cameras", "runs", "violations", "evidence", "reviews", "users", "coverage", "instances", "camera_leases",
+          "scene_versions"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
