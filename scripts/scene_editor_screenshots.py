@@ -60,13 +60,13 @@ def main(sample: Path, out: Path) -> None:
         page.mouse.move(svg["x"] + svg["width"] * 0.9, svg["y"] + svg["height"] * 0.3, steps=5)
         page.mouse.up()
         time.sleep(1.5)
-        page.screenshot(path=str(out / "scene_editor.png"))
+        page.screenshot(path=str(out / "scene_editor.jpg"), quality=82)
         item = page.locator("#elements .element[data-kind=stop_lines]").last
         item.locator("input.el-id").fill(page.locator("#elements .element[data-kind=stop_lines] input.el-id").first
                                          .input_value())  # fmt: skip
         item.locator("input.el-id").press("Enter")
         time.sleep(1.5)
-        page.screenshot(path=str(out / "scene_editor_invalid.png"))
+        page.screenshot(path=str(out / "scene_editor_invalid.jpg"), quality=82)
         browser.close()
     srv.should_exit = True
 
