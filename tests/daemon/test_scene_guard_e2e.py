@@ -44,8 +44,11 @@ def knocked_clip(path: Path) -> Path:
 
 
 def health(address: str) -> dict:
-    with urllib.request.urlopen(f"http://{address}/health", timeout=5) as r:
-        cameras = json.loads(r.read())["cameras"]
+    try:
+        with urllib.request.urlopen(f"http://{address}/health", timeout=5) as r:
+            cameras = json.loads(r.read())["cameras"]
+    except OSError:  # a slow answer on a busy machine: ask again
+        return {}
     return cameras[0] if cameras else {}  # empty until the camera's lease is taken
 
 
@@ -70,7 +73,7 @@ def test_knocked_camera_stops_enforcing_until_the_view_returns_and_a_saved_scene
     wait_for(lambda: health(address).get("run_id"), 180, "the first run")
     started = time.monotonic()
     wait_for(lambda: health(address).get("reason") == "scene_moved", KNOCK_AT_S + 10 + 60, "scene_moved")
-    h = health(address)
+    h: dict = wait_for(lambda: health(address), 30, "/health")  # type: ignore[assignment]
     assert h["scene_moved"] and not h["enforcing"] and h["view_shift_px"] > 12
     with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as r:
         assert 'trafficcam_scene_moved{camera="hanoi"} 1.0' in r.read().decode()
@@ -80,7 +83,8 @@ def test_knocked_camera_stops_enforcing_until_the_view_returns_and_a_saved_scene
     text += "rules:\n  red_light: {grace_s: 0.7}\n"
     saved = save_scene(db, tmp_path / "data", "hanoi", text, "test", note="longer grace")
     wait_for(lambda: health(address).get("scene_version") == saved.version, 15, "the saved version picked up")
-    wait_for(lambda: health(address)["reason"] != "scene_moved", KNOCKED_FOR_S + 60, "the view to come back")
+    back = KNOCKED_FOR_S + 60
+    wait_for(lambda: health(address).get("reason") not in (None, "scene_moved"), back, "the view to come back")
     assert time.monotonic() - started < 180
     periods = list_coverage(db, "hanoi")
     first_moved = next(p for p in periods if p.reason.value == "scene_moved")
@@ -90,7 +94,7 @@ def test_knocked_camera_stops_enforcing_until_the_view_returns_and_a_saved_scene
     since_start = (first_moved.started_at - first_run.started_at).total_seconds()
     knocked_after = (since_start - KNOCK_AT_S) % (KNOCK_AT_S + KNOCKED_FOR_S)
     assert 0 < knocked_after <= 10.0, since_start
-    run_id = health(address)["run_id"]
+    run_id = wait_for(lambda: health(address).get("run_id"), 30, "/health")
     linked = run_scene_version(db, run_id)
     assert linked is not None and linked.version == saved.version and linked.sha256 == saved.sha256
     db.close()

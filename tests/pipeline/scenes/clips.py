@@ -6,6 +6,7 @@ or re-aimed camera changes its view."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def clip_scene(folder: Path, width: int, height: int) -> Scene:
     return Scene(camera=folder.name.replace("_", "-"), frame_size=(width, height))
 
 
+@functools.lru_cache(maxsize=2)  # the moves of one clip run one after the other
 def decode(video: Path, rate: float = 2.0) -> tuple[list[np.ndarray], float]:
     """About `rate` frames a second of `video` (the guard samples once a second), and their rate."""
     cap = cv2.VideoCapture(str(video))
