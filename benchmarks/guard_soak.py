@@ -64,7 +64,8 @@ def main() -> None:
         print(rows[-1], flush=True)
     body = (
         f"`benchmarks/guard_soak.py --minutes {args.minutes:g}`: each clip looped, as it is, through the guard "
-        "(default settings: 12 px limit, one sample a second, median of 5, 2 checks to confirm), the first "
+        "(default settings: 12 px limit, a sample at most once a second, here from frames decoded at 2 fps so one "
+        "every 1-1.5 s; median of 5; 2 checks to confirm), the first "
         f"frame as reference. {total_min:g} stream minutes in all: **{total_trips} false trips, "
         f"{total_trips / (total_min / 60):.2f} per hour**.\n\n"
         "| clip | minutes | checks | trips | not aligned | largest shift (px) | CPU ms / check |\n"
