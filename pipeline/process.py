@@ -22,9 +22,11 @@ from pipeline.errors import ModelError
 from pipeline.rotation import match_rotation
 from pipeline.rules import build_rules
 from pipeline.scene import Scene, load_scene, scene_hash
+from pipeline.scenes.viewcheck import check_file_view
 from pipeline.source import VideoFile
 from pipeline.store import repository as repo
 from pipeline.store.db import open_database
+from pipeline.store.scene_versions import link_run
 from pipeline.timing.recorded import RecordedTime, parse_operator_time, resolve_recorded_time, zone_of
 
 log = logging.getLogger(__name__)
@@ -162,6 +164,7 @@ def process_video(
         SceneError, SourceError, ModelError, StorageError: before any frame is processed.
     """
     scene = load_scene(scene_path)
+    drawn = scene
     source = VideoFile(video, analysis_fps=settings.analysis_fps)
     warnings: list[str] = []
     scene = fit_scene(match_rotation(scene, source.width, source.height, source.rotation, warnings),
@@ -195,6 +198,12 @@ def process_video(
     )
     if on_run is not None:
         on_run(run_id)
+    view = check_file_view(source.path, drawn, Path(scene_path), db, data_dir)
+    if view.version is not None:
+        link_run(db, run_id, view.version.id)  # the saved version the violations were judged under
+    if view.warning:
+        warnings.append(view.warning)
+        log.warning(view.warning)
     result = ProcessResult(
         run_id, scene.camera, str(source.path), source.fps, source.frames_expected, warnings=warnings,
         recorded=recorded,

@@ -25,13 +25,14 @@ from review.auth import Forbidden, LoginLimiter, LoginRequired
 from review.csrf import CsrfError
 from review.params import BadParameter
 from review.proxies import TrustedProxies
-from review.routes import admin, dashboard, evidence, login, queue, violation
+from review.routes import admin, dashboard, evidence, login, queue, scenes, violation
 from review.web import redirect, render
 
 SESSION_COOKIE = "trafficcam_session"
 SECRET_FILE = "review-secret.key"
 _STATIC_DIR = Path(__file__).parent / "static"
-_STATIC = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
+_STATIC = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
+           "scene_editor.js": "text/javascript; charset=utf-8", "scene_editor.css": "text/css; charset=utf-8"}
 _SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; media-src 'self'; frame-ancestors 'none'"),
     (b"x-content-type-options", b"nosniff"),
@@ -79,7 +80,7 @@ def create_app(
         https_only=secure_cookies,
     )
     app.add_middleware(SecurityHeaders)
-    for module in (login, queue, violation, evidence, admin, dashboard):
+    for module in (login, queue, violation, evidence, admin, dashboard, scenes):
         app.include_router(module.router)
     app.add_api_route("/static/{name}", static_file, methods=["GET"], include_in_schema=False)
     _add_error_pages(app)

@@ -23,6 +23,7 @@ from pipeline.cli.db import register as _register_db  # noqa: E402
 from pipeline.cli.events import register as _register_events  # noqa: E402
 from pipeline.cli.jobs import register as _register_jobs  # noqa: E402
 from pipeline.cli.sample import register as _register_sample  # noqa: E402
+from pipeline.cli.scenes import register as _register_scene_versions  # noqa: E402
 from pipeline.cli.train import register as _register_training  # noqa: E402
 from pipeline.cli.watch import register as _register_daemon  # noqa: E402
 from pipeline.errors import SceneError, TrafficcamError  # noqa: E402
@@ -240,6 +241,7 @@ def eval_clips(
         raise _fail(exc) from None
 
 
+_register_scene_versions(scene_app)
 _register_review(app)
 _register_daemon(app)
 _register_db(app)

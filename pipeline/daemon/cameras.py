@@ -57,6 +57,8 @@ class CameraConfig(BaseModel):
     UDP and falls back to TCP."""
     ffmpeg_options: dict[FfmpegKey, FfmpegValue] = Field(default_factory=dict, max_length=32)
     """More FFmpeg demuxer options for this camera's stream, e.g. {buffer_size: "1048576"}."""
+    scene_moved_px: Annotated[float, Field(gt=0, le=10000, allow_inf_nan=False)] = 12.0
+    """Stop-line shift, in pixels of the scene's frame size, past which the camera has moved."""
     timezone: str | None = None  # IANA name; overrides the scene's `timezone`
 
     _check_timezone = field_validator("timezone")(check_timezone)

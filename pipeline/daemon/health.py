@@ -39,6 +39,11 @@ class CameraHealth:
     violations: dict[str, int] = field(default_factory=dict)
     last_error: str | None = None
     run_id: int | None = None
+    scene_version: int | None = None
+    """The saved scene version the camera enforces."""
+    view_shift_px: float | None = None
+    """How far the camera-moved guard last measured the stop line(s) moved (None: not measured)."""
+    scene_moved: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,18 @@ class _SnapshotCollector(Collector):
             GaugeMetricFamily("trafficcam_analysed_fps", "Frames analysed per second (last ~10 s).", labels=["camera"]),
             lambda c: c.analysed_fps,
         )
+        yield per_camera(
+            GaugeMetricFamily("trafficcam_scene_moved", "1 while the view no longer matches the scene's reference "
+                              "frame (camera moved).", labels=["camera"]),
+            lambda c: 1.0 if c.scene_moved else 0.0,
+        )  # fmt: skip
+        shift = GaugeMetricFamily(
+            "trafficcam_view_shift_pixels", "Stop-line shift measured by the camera-moved guard.", labels=["camera"]
+        )
+        for c in h.cameras:
+            if c.view_shift_px is not None:
+                shift.add_metric([c.id], c.view_shift_px)
+        yield shift
         age = GaugeMetricFamily(
             "trafficcam_last_frame_age_seconds", "Seconds since the newest frame.", labels=["camera"]
         )

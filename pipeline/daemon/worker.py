@@ -32,6 +32,8 @@ from pipeline.errors import LeaseLostError, StorageError
 from pipeline.process import fit_scene, site_of
 from pipeline.rules import Violation, build_rules
 from pipeline.scene import scene_hash
+from pipeline.scenes.guard import GuardSettings
+from pipeline.scenes.live import LiveScene
 from pipeline.source import Frame
 from pipeline.store import repository as repo
 from pipeline.store.coverage import (
@@ -113,6 +115,10 @@ class CameraWorker:
         self.violations: Counter[str] = Counter()
         self.error: str | None = None
         self.detector: YoloDetector | None = None
+        self.live = LiveScene(self.db, ctx.data_dir, cfg.id, camera.scene_path, camera.scene,
+                              GuardSettings(max_shift_px=cfg.scene_moved_px))  # fmt: skip
+        """The saved scene version this camera enforces, and its camera-moved guard."""
+        self._started: SessionStarted | None = None
 
     @property
     def id(self) -> str:
@@ -149,6 +155,7 @@ class CameraWorker:
             now = time.time()
             record_coverage(db, self.id, CoverageReason.STARTING, datetime.fromtimestamp(now, UTC), "loading")
             self.state, self._pending, self._last_touch = CoverageReason.STARTING, (CoverageReason.STARTING, now), now
+            self.live.load()
             s = self.ctx.settings
             self.detector = YoloDetector(self.ctx.weights, imgsz=s.imgsz, conf=s.conf)
             self.source.start()
@@ -189,7 +196,8 @@ class CameraWorker:
     def _begin(self, started: SessionStarted) -> None:
         self._end("superseded")
         cfg, s = self.camera.config, self.ctx.settings
-        scene = fit_scene(self.camera.scene, started.width, started.height, [])
+        self._started = started
+        scene = fit_scene(self.live.scene, started.width, started.height, [])
         rules = build_rules(scene)
         settings_json = json.dumps(
             {"camera": cfg.model_dump(), "weights": self.ctx.weights.name, "model_sha256": self.ctx.model_sha256,
@@ -206,6 +214,7 @@ class CameraWorker:
             started_at=datetime.fromtimestamp(started.at, UTC), recorded_at=datetime.fromtimestamp(started.at, UTC),
             time_source="stream_clock", timezone=scene.timezone, site=site_of(scene),
         )  # fmt: skip
+        self.live.link(run_id)
         assert self.detector is not None
         self.detector.reset()  # tracks of the last connection mean nothing now
 
@@ -275,6 +284,8 @@ class CameraWorker:
         due = newest and (afps is None or frame.timestamp - session.last_analysed >= 0.95 / afps)
         analyse = due and not self.ctx.disk.paused  # no detection when evidence cannot be written
         pipeline = session.pipeline
+        if newest:
+            self.live.offer(frame.image, frame.timestamp)
         try:
             found = pipeline.on_frame(replace(frame, analyse=analyse) if not analyse else frame)
             for v in found:
@@ -320,6 +331,8 @@ class CameraWorker:
             return CoverageReason.STREAM_DOWN, f"no frames for {now - (stats.last_frame_at or now):.0f} s"
         if self.ctx.disk.paused:
             return CoverageReason.EVIDENCE_PAUSED, f"{self.ctx.disk.free_mb or 0:.0f} MB free"
+        if self.live.moved and self.live.guard is not None:
+            return CoverageReason.SCENE_MOVED, self.live.guard.describe()
         if now - self.session.started < WARMUP_S:
             return CoverageReason.STARTING, None
         scene = self.session.pipeline.scene
@@ -348,6 +361,8 @@ class CameraWorker:
         if now - self._last_tick < TICK_S:
             return
         self._last_tick = now
+        if self.live.poll() and self._started is not None and self.session is not None:
+            self._begin(self._started)  # a new run under the newly saved scene
         reason, detail = self.evaluate()
         if self._pending is None or self._pending[0] != reason:
             since = now
@@ -390,4 +405,7 @@ class CameraWorker:
             frames_analysed=self.frames_analysed, frames_dropped=self.source.frames_dropped,
             violations=dict(self.violations), last_error=self.error or stats.last_error,
             run_id=self.session.run_id if self.session else None,
+            scene_version=self.live.version.version if self.live.version else None,
+            view_shift_px=self.live.guard.last.shift_px if self.live.guard and self.live.guard.last else None,
+            scene_moved=self.live.moved,
         )  # fmt: skip

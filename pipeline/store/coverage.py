@@ -33,6 +33,7 @@ class CoverageReason(StrEnum):
     EVIDENCE_PAUSED = "evidence_paused"  # disk nearly full: violations could not be proven
     LEASE_LOST = "lease_lost"  # the lease could not be renewed (database unreachable, disk full): stopped here
     WORKER_FAILED = "worker_failed"  # the camera's worker died; the daemon restarts it
+    SCENE_MOVED = "scene_moved"  # the view no longer matches the scene's reference frame
 
 
 UNWATCHED = "unwatched"

@@ -101,6 +101,9 @@ class RunRow(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     site_json: Mapped[str | None] = mapped_column(Text)
 
+    scene_version_id: Mapped[int | None] = mapped_column(ForeignKey("scene_versions.id"))
+    """The saved scene version this run judged by, when the scene came from (or matches) one."""
+
 
 class ViolationRow(Base):
     """One vehicle breaking one rule at one place, with its review state."""
@@ -444,3 +447,25 @@ class JobRow(Base):
     started_at: Mapped[UTCTime | None]
     heartbeat_at: Mapped[UTCTime | None]
     finished_at: Mapped[UTCTime | None]
+
+
+class SceneVersionRow(Base):
+    """One saved version of a camera's scene. Append-only: a roll-back is a new version that
+    repeats an older one's YAML, so the history of what was enforced never changes.
+
+    `sha256` is `pipeline.scene.scene_hash` of the validated scene (runs carry the same hash);
+    `reference_path`, relative to the data dir, is the frame it was drawn on (the camera-moved
+    guard compares the live view with it)."""
+
+    __tablename__ = "scene_versions"
+    __table_args__ = (UniqueConstraint("camera_id", "version"), Index(None, "camera_id", "sha256"))
+
+    id: Mapped[IntPK]
+    camera_id: Mapped[Ident] = mapped_column(ForeignKey("cameras.id"))
+    version: Mapped[int]
+    yaml_text: Mapped[LongText]
+    sha256: Mapped[Sha256]
+    reference_path: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[Ident]
+    created_at: Mapped[CreatedAt]
+    note: Mapped[str | None] = mapped_column(Text)

@@ -20,7 +20,7 @@ from pipeline.store.models import Base
 from tests.databases import postgres_url
 
 TABLES = {"cameras", "runs", "violations", "evidence", "reviews", "users", "coverage", "instances", "camera_leases",
-          "outbox", "jobs"}
+          "outbox", "jobs", "scene_versions"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
