@@ -1,9 +1,9 @@
 """Strict parsing of what a request says: ids, days and text, each a clear 400 when malformed.
 
 Python's own parsers are too kind for a web boundary: ``int("１２")`` reads full-width digits,
-``"²".isdigit()`` is true, ``int("9" * 30)`` overflows the database's BIGINT, and the day after
-9999-12-31 does not exist. Here an id is 1-18 ASCII digits, a day is ``YYYY-MM-DD`` in ASCII
-between `FIRST_DAY` and `LAST_DAY`, and text holds no control characters (PostgreSQL refuses
+``"²".isdigit()`` is true, ``int("9" * 30)`` overflows the database's INTEGER, and the day after
+9999-12-31 does not exist. Here an id is ASCII digits up to 2**31 - 1 (an INTEGER column), a day
+is ``YYYY-MM-DD`` in ASCII between `FIRST_DAY` and `LAST_DAY`, and text holds no control characters (PostgreSQL refuses
 NUL). A malformed value raises `BadParameter`, which the app turns into a 400 page naming it.
 """
 
@@ -15,8 +15,10 @@ from datetime import date
 
 FIRST_DAY = date(1970, 1, 1)
 LAST_DAY = date(2100, 12, 31)
-MAX_ID_DIGITS = 18
-"""18 digits stay below 2**63, the largest BIGINT."""
+MAX_ID_DIGITS = 10
+MAX_ID = 2**31 - 1
+"""Ids are INTEGER columns (PostgreSQL's int4): a larger number names nothing, and PostgreSQL
+would refuse it as a parameter rather than find no row."""
 
 _ID = re.compile(rf"[0-9]{{1,{MAX_ID_DIGITS}}}", re.ASCII)
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
@@ -36,8 +38,8 @@ def parse_id(raw: str | None, name: str) -> int | None:
     """A database id (None when absent or empty)."""
     if raw is None or raw == "":
         return None
-    if not _ID.fullmatch(raw):
-        raise BadParameter(f"{name} must be a whole number of 1-{MAX_ID_DIGITS} digits 0-9, got {_shown(raw)}")
+    if not _ID.fullmatch(raw) or int(raw) > MAX_ID:
+        raise BadParameter(f"{name} must be a whole number from 0 to {MAX_ID} in digits 0-9, got {_shown(raw)}")
     return int(raw)
 
 

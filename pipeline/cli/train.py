@@ -169,8 +169,10 @@ def eval_detector_command(
             "-" if s.precision is None else f"{s.precision:.3f}",
         )
     console.print(table)
-    console.print(f"boxes covering 2 or more labelled vehicles (a queue in one box): {scores.settings['queue_boxes']} "
-                  f"(share of vehicle boxes {scores.settings['queue_box_share']})", highlight=False)  # fmt: skip
+    if "queue_boxes" in scores.settings:
+        queue, share = scores.settings["queue_boxes"], scores.settings["queue_box_share"]
+        console.print(f"boxes covering 2 or more labelled vehicles (a queue in one box): {queue} "
+                      f"(share of vehicle boxes {share})", highlight=False)  # fmt: skip
     if unlabelled:
         console.print("predictions of classes the labels do not have: " + ", ".join(unlabelled), highlight=False)
 

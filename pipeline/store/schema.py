@@ -116,9 +116,16 @@ def ensure_schema(engine: Engine, where: str) -> SchemaState:
         state = schema_state(conn)
     if state.up_to_date:
         return state
-    if state.empty:
-        return upgrade(engine, where)[1]
-    raise SchemaError(mismatch_message(state, where))
+    if not state.empty:
+        # Another process may be creating it right now: SQLite shows each new table (and each
+        # revision) as it is made. Look again under the migration lock before judging.
+        with _migrating(engine) as conn:
+            state = schema_state(conn)
+        if state.up_to_date:
+            return state
+        if not state.empty:
+            raise SchemaError(mismatch_message(state, where))
+    return upgrade(engine, where)[1]
 
 
 def mismatch_message(state: SchemaState, where: str) -> str:

@@ -33,6 +33,7 @@ from pipeline.store.scene_versions import (
 )
 from review.auth import AdminUser, database
 from review.csrf import require_csrf
+from review.params import clean_text
 from review.web import flash, redirect, render
 
 router = APIRouter()
@@ -40,6 +41,7 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 def _camera_or_404(request: Request, camera: str) -> str:
+    camera = clean_text(camera, "camera", 100)  # no control characters (PostgreSQL refuses NUL)
     if not camera_exists(database(request), camera):
         raise HTTPException(404, f"There is no camera {camera[:100]!r}.")
     return camera
