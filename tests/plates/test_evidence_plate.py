@@ -63,7 +63,8 @@ def test_a_failing_reader_costs_the_reading_not_the_package(tmp_path) -> None:
     images = {i: np.full((120, 160, 3), 90, np.uint8) for i in range(0, 21)}
     track = Track(7, "car", tuple(Observation(i, i / FPS, Box(20, 20, 120, 100), 0.9, "car") for i in range(21)))
     job, files = _write(tmp_path, images, track, _Broken())
-    assert {f.kind for f in files} == {"before", "during", "after", "vehicle", "clip"} and job.plate is None
+    assert {f.kind for f in files} == {"before", "during", "after", "vehicle", "clip", "clip_marked"}
+    assert job.plate is None
 
 
 def test_no_text_in_the_crop_means_no_plate_file_and_an_empty_reading(tmp_path) -> None:

@@ -185,7 +185,8 @@ def _fuzz_route(admin: Admin, method: str, template: str, path: list[str], query
     values = _value(known)
     names = st.fixed_dictionaries(
         {p: values for p in path},
-        optional={q: values for q in query} | ({f: values for f in form} if method == "POST" else {}),
+        optional={q: values for q in query if q not in path}
+        | ({f: values for f in form if f not in path} if method == "POST" else {}),
     )
 
     @settings(max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck))
