@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import fcntl
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -199,9 +199,20 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
     """A transaction that no other process migrates beside: a PostgreSQL advisory lock held to its
     end, or for a file-backed SQLite database an exclusive lock on ``<file>.migrate-lock``."""
     database = engine.url.database
-    if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
-        with migration_lock(database), engine.begin() as conn:  # unlocked after the commit
-            yield conn
+    if engine.dialect.name == "sqlite":
+        lock = migration_lock(database) if database not in (None, "", ":memory:") else nullcontext()
+        with lock, engine.connect() as conn:
+            # A batch migration copies a table and drops the old one; with foreign keys enforced
+            # that fails once other rows point at it (runs, when 0007 adds a column to them).
+            # SQLite ignores this PRAGMA inside a transaction: it is set before one begins.
+            conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            conn.commit()
+            try:
+                with conn.begin():  # unlocked after the commit
+                    yield conn
+            finally:
+                conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+                conn.commit()
         return
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":

@@ -58,7 +58,9 @@ def test_two_workers_one_killed_mid_file_give_the_violations_of_single_process_r
     tmp_path: Path, queue_name: str
 ) -> None:
     demo_weights()
-    spec = SampleSpec(seconds=10.0, fps=10.0, width=640, height=360, seed=3)
+    # long enough that the first file is still running when its first violation is stored (a 10 s
+    # clip finished first on a quiet machine)
+    spec = SampleSpec(seconds=30.0, fps=10.0, width=640, height=360, seed=3)
     clips = [render_sample(spec, tmp_path / cam / "clip.mp4", camera_id=cam) for cam in ("cam-a", "cam-b")]
 
     single = tmp_path / "single"  # the reference: one `process` per file
