@@ -65,7 +65,7 @@ def test_broker_down_then_back_every_event_delivered_each_id_once(
         for n in range(5, 12):
             store_violation(db, run, n)
         record_coverage(db, "cam-1", "stream_down", datetime.now(UTC))
-        wait_for(lambda: running_relay.sent_total == 5 and outbox_counts(db).pending == 8, 5, "8 events waiting")
+        wait_for(lambda: running_relay.sent_total == 5 and outbox_counts(db).pending == 8, 30, "8 events waiting")
         threading.Event().wait(2.0)  # the relay retries with back-off meanwhile, marking nothing sent
         counts = outbox_counts(db)
         assert (counts.pending, counts.sent) == (8, 5)
