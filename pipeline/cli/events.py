@@ -1,4 +1,4 @@
-"""`trafficcam events relay | status`: send the outbox to MQTT / webhooks, and see what waits.
+"""`trafficcam events relay | status | prune`: send the outbox to MQTT / webhooks, and see what waits.
 
 `register(app)` adds the `events` group to the main Typer app.
 """
@@ -108,3 +108,32 @@ def status_command(data_dir: DataDirOpt = Path("trafficcam-data"), db: DbOpt = N
     first = counts.oldest_pending
     oldest = f" (oldest written {first.astimezone():%Y-%m-%d %H:%M:%S})" if first else ""
     console.print(f"pending {counts.pending}{oldest}, sent {counts.sent}", highlight=False)
+
+
+@events_app.command("prune")
+def prune_command(
+    days: Annotated[float, typer.Option("--days", min=0.0, help="Delete events sent more than this many days ago.")],
+    pending_too: Annotated[
+        bool,
+        typer.Option("--pending-too", help="Also events never sent, written before then (no relay in use)."),
+    ] = False,
+    data_dir: DataDirOpt = Path("trafficcam-data"),
+    db: DbOpt = None,
+) -> None:
+    """Delete old events from the outbox (the relay does this itself for sent events, keep_sent_days)."""
+    from datetime import timedelta
+
+    from pipeline.store.columns import utc_now
+    from pipeline.store.db import open_database
+    from pipeline.store.outbox import prune_sent
+
+    before = utc_now() - timedelta(days=days)
+    try:
+        database = open_database(db, data_dir)
+        total = 0
+        while (n := prune_sent(database, before, pending_too=pending_too)) > 0:
+            total += n
+    except TrafficcamError as exc:
+        raise _fail(exc) from None
+    what = "sent or never sent" if pending_too else "sent"
+    console.print(f"deleted {total} event(s) {what} before {before.astimezone():%Y-%m-%d %H:%M}", highlight=False)

@@ -14,6 +14,7 @@ webhooks:
     timeout_s: 10
 poll_s: 1.0                    # how often to look for new events
 max_backoff_s: 60              # longest wait between retries while a sink is down
+keep_sent_days: 7              # the relay deletes events sent longer ago than this
 ```
 """
 
@@ -65,6 +66,8 @@ class EventsConfig(BaseModel):
     min_backoff_s: float = Field(0.5, gt=0)
     max_backoff_s: float = Field(60.0, gt=0)
     batch: int = Field(100, ge=1, le=10000)
+    keep_sent_days: float = Field(7.0, gt=0, le=36500, allow_inf_nan=False)
+    """Sent events older than this are deleted by the relay (pending ones never are)."""
 
     @model_validator(mode="after")
     def _some_sink(self) -> EventsConfig:

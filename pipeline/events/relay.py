@@ -4,7 +4,8 @@ Order is kept: a pass stops at the first event a sink refuses, waits (exponentia
 `min_backoff_s` to `max_backoff_s`) and starts again from that event. An event is marked sent
 only once every sink acknowledged it (MQTT: PUBACK; webhook: a 2xx answer); a sink that already
 took it is not sent it again by this process, but after a crash it may be, which is why each
-event carries an `id` for the receiver to deduplicate by.
+event carries an `id` for the receiver to deduplicate by. Once an hour it deletes the events that
+went out more than `keep_sent_days` ago, so the outbox does not grow for ever.
 """
 
 from __future__ import annotations
@@ -12,16 +13,21 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pipeline.errors import StorageError
 from pipeline.events.config import EventsConfig
 from pipeline.events.sinks import MqttSink, Sink, SinkError, WebhookSink
+from pipeline.store.columns import utc_now
 from pipeline.store.db import Database
-from pipeline.store.outbox import OutboxEvent, claim_pending
+from pipeline.store.outbox import OutboxEvent, claim_pending, prune_sent
 
 log = logging.getLogger(__name__)
+
+PRUNE_EVERY_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +72,9 @@ class Relay:
         self.config = config
         self.sinks = sinks if sinks is not None else build_sinks(config)
         self.sent_total = 0
+        self.pruned_total = 0
         self._delivered: dict[str, set[str]] = {}
+        self._next_prune = 0.0  # monotonic time of the next prune; the first pass prunes
 
     def run_once(self) -> RelayPass:
         """Send what is pending, in order, until done or a sink refuses."""
@@ -84,6 +92,26 @@ class Relay:
         self.sent_total += sent
         return RelayPass(sent)
 
+    def prune(self) -> int:
+        """Delete the events sent more than `keep_sent_days` ago (in batches); how many went."""
+        before = utc_now() - timedelta(days=self.config.keep_sent_days)
+        pruned = 0
+        while (n := prune_sent(self.db, before)) > 0:
+            pruned += n
+        if pruned:
+            log.info("events: deleted %d event(s) sent before %s", pruned, f"{before:%Y-%m-%d %H:%M}")
+        self.pruned_total += pruned
+        return pruned
+
+    def _prune_when_due(self) -> None:
+        if time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + PRUNE_EVERY_S
+        try:
+            self.prune()
+        except StorageError as exc:  # pruning can wait for the next hour
+            log.warning("events: could not delete old sent events: %s", exc)
+
     def run(self, stop: threading.Event, *, until_empty: bool = False) -> None:
         """Relay until `stop` is set (or, with `until_empty`, until nothing is pending)."""
         backoff = self.config.min_backoff_s
@@ -92,6 +120,7 @@ class Relay:
                 result = self.run_once()
             except StorageError as exc:  # the database is away: the events wait in it, try later
                 result = RelayPass(0, f"database: {exc}")
+            self._prune_when_due()  # also while a sink is down: what it holds back is pending, never pruned
             if result.error is not None:
                 log.warning("events: %s; retrying in %.1f s", result.error, backoff)
                 stop.wait(backoff)

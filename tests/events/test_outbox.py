@@ -132,3 +132,41 @@ def test_cli_style_options_make_the_same_settings() -> None:
     assert config.mqtt is not None and config.mqtt.port == 18830 and config.webhooks[0].secret == "s3cretkey"
     with pytest.raises(EventsConfigError, match="--webhook-secret"):
         config_from_options(None, None, ["http://127.0.0.1:9/h"], None, None)
+
+
+def test_events_prune_keeps_pending_events_unless_asked(tmp_path: Path) -> None:
+    from sqlalchemy import update
+    from typer.testing import CliRunner
+
+    from pipeline.cli.main import app
+    from pipeline.store.columns import utc_now
+    from pipeline.store.models import OutboxRow
+    from tests.databases import database_env, open_test_database
+
+    data = tmp_path / "data"
+    db = open_test_database(data)
+    run = new_run(db)
+    for n in range(3):
+        store_violation(db, run, n)
+    first = list_events(db)[0].seq
+    with db.session() as s:
+        s.execute(update(OutboxRow).where(OutboxRow.id == first).values(sent_at=utc_now() - timedelta(days=3)))
+    db.close()
+    env = database_env(data)
+    result = CliRunner().invoke(app, ["events", "prune", "--days", "2", "--data-dir", str(data)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "deleted 1 event(s) sent before" in result.output
+    result = CliRunner().invoke(app, ["events", "prune", "--days", "2", "--data-dir", str(data)], env=env)
+    assert "deleted 0 event(s)" in result.output  # the two pending ones stay
+    db = open_test_database(data)
+    assert outbox_counts(db).pending == 2
+    db.close()
+    result = CliRunner().invoke(app, ["events", "prune", "--days", "0", "--pending-too", "--data-dir", str(data)],
+                                env=env)  # fmt: skip
+    assert result.exit_code == 0 and "deleted 2 event(s) sent or never sent" in result.output, result.output
+    db = open_test_database(data)
+    assert outbox_counts(db).pending == 0 and outbox_counts(db).sent == 0
+    from pipeline.store import list_violations
+
+    assert len(list_violations(db)) == 3
+    db.close()

@@ -147,3 +147,44 @@ def test_serve_and_watch_refuse_a_bad_events_file_before_starting(tmp_path: Path
     for command in (["serve", "--port", "1"], ["watch", "--cameras", str(tmp_path / "cameras.yaml")]):
         result = CliRunner().invoke(app, [*command, "--events", str(bad), "--data-dir", str(tmp_path / "d")])
         assert result.exit_code == 2 and "mqtt.port" in result.output, (command, result.output)
+
+
+def test_the_relay_deletes_events_sent_longer_ago_than_keep_sent_days_and_never_a_pending_one(
+    db: Database, receiver: Receiver
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from pipeline.store.columns import utc_now
+    from pipeline.store.models import OutboxRow
+
+    receiver.failures = 0
+    run = new_run(db)
+    for n in range(3):
+        store_violation(db, run, n)
+    config = EventsConfig(webhooks=[WebhookSettings(url=receiver.url, secret=SECRET, timeout_s=2)], poll_s=0.05,
+                          keep_sent_days=7)  # fmt: skip
+    relay = Relay(db, config)
+    assert relay.run_once().sent == 3
+    with db.session() as s:  # two of them went out eight days ago, one an hour ago
+        first, second, third = (e.seq for e in list_events(db))
+        old = utc_now() - timedelta(days=8)
+        s.execute(update(OutboxRow).where(OutboxRow.id.in_([first, second])).values(sent_at=old))
+        s.execute(update(OutboxRow).where(OutboxRow.id == third).values(sent_at=utc_now() - timedelta(hours=1)))
+    store_violation(db, run, 9)  # pending, and its sink is about to refuse it
+    receiver.failures = 10**6
+    stop = threading.Event()
+    thread = relay.start(stop)  # its first pass prunes
+    try:
+        wait_for(lambda: relay.pruned_total == 2, 10, "the two old sent events deleted")
+    finally:
+        stop.set()
+        thread.join(10)
+        relay.close()
+    left = list_events(db)
+    assert [e.seq for e in left][0] == third and len(left) == 2  # the recent sent one and the pending one
+    assert outbox_counts(db).pending == 1
+    from pipeline.store import list_violations
+
+    assert len(list_violations(db)) == 4  # the records they described stay
