@@ -160,6 +160,7 @@ def main() -> None:
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     args = p.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("soak: stopped by SIGTERM"))  # run the finally: below
     args.load_at_start = " / ".join(f"{v:.1f}" for v in os.getloadavg())
     data = args.data_dir or Path(tempfile.mkdtemp(prefix="trafficcam-soak-"))
     data.mkdir(parents=True, exist_ok=True)
