@@ -162,9 +162,9 @@ def _copy(param, array: np.ndarray, key: str) -> None:  # type: ignore[no-untype
 def seed_head(model, names: Mapping[int, str]):  # type: ignore[no-untyped-def]
     """A copy of a COCO `model` re-headed for dataset classes `names`.
 
-    Each dataset class starts from the COCO class row it corresponds to (`motobike` from
-    `motorcycle` via detector/labels.py, lit signal heads from `traffic light`); others start as
-    ultralytics initialises them.
+    Each dataset class starts from the start model's class row it corresponds to (`motobike` from
+    `motorcycle` via detector/labels.py and back, lit signal heads from `traffic light`); others
+    start as ultralytics initialises them.
     """
     import copy
 
@@ -175,6 +175,10 @@ def seed_head(model, names: Mapping[int, str]):  # type: ignore[no-untyped-def]
     from detector.labels import normalise
 
     src_names = {v: k for k, v in model.names.items()}
+    for k, v in model.names.items():  # a Vietnamese start's `motobike` seeds a `motorcycle` row
+        label = normalise(v)
+        if label is not None:
+            src_names.setdefault(label, k)
     target = DetectionModel(copy.deepcopy(model.yaml), nc=len(names), verbose=False)
     target.names = dict(names)
     head_src: Any = model.model[-1]

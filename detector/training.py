@@ -281,6 +281,8 @@ def train_detector(
     command: str = "",
     close_mosaic: int = 2,
     time_limit_h: float | None = None,
+    freeze: int = 0,
+    lr0: float | None = None,
 ) -> TrainingResult:
     """Train, export, choose int8 or float, and write the manifest entry (named after `output`'s stem).
 
@@ -293,6 +295,9 @@ def train_detector(
         time_limit_h: stop after this many hours; ultralytics then re-plans the epoch count (and
             learning-rate schedule) after each epoch, so `epochs` is only the first plan. The
             manifest records the epochs actually trained.
+        freeze: keep the first `freeze` layers of the network as they start (the backbone is 0-9),
+            so a fine-tune moves less of what the start weights knew.
+        lr0: initial learning rate (None: ultralytics' choice).
     """
     from ultralytics import YOLO
 
@@ -323,6 +328,8 @@ def train_detector(
         cache="ram",
         patience=max(epochs, 1),
         time=time_limit_h,
+        freeze=freeze or None,
+        **({"lr0": lr0} if lr0 is not None else {}),
     )
     best = run_dir / "train" / "weights" / "best.pt"
     if not best.is_file():
@@ -337,6 +344,8 @@ def train_detector(
         "val_fraction": val_fraction,
         "time_limit_h": time_limit_h,
         "close_mosaic": close_mosaic,
+        "freeze": freeze,
+        "lr0": lr0,
         "ultralytics": _ultralytics_version(),
         "command": command,
     }

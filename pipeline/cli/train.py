@@ -1,5 +1,5 @@
-"""`trafficcam train-detector` and `trafficcam eval-detector`: thin commands over detector/training.py
-and detector/evaluate.py. `register(app)` adds them to the main Typer app.
+"""`trafficcam train-detector`, `eval-detector` and `mix-dataset`: thin commands over detector/training.py,
+detector/evaluate.py and detector/mix.py. `register(app)` adds them to the main Typer app.
 """
 
 from __future__ import annotations
@@ -49,11 +49,24 @@ def train_detector_command(
     score: Annotated[
         list[Path] | None, typer.Option("--score", help="Labelled image folder to score the result on (repeatable).")
     ] = None,
+    freeze: Annotated[
+        int, typer.Option("--freeze", min=0, max=22, help="Keep the first N layers as they start (0: train all).")
+    ] = 0,
+    lr0: Annotated[
+        float | None, typer.Option("--lr0", min=1e-6, max=1.0, help="Initial learning rate (default: ultralytics').")
+    ] = None,
+    check_set: Annotated[
+        Path | None,
+        typer.Option("--check-set", help="Clips folder (../shared/clips): report the result's kept score at the end."),
+    ] = None,
+    check_dir: Annotated[Path, typer.Option("--check-dir", help="Where the check set's frames are kept.")] = Path(
+        "runs/checkset"
+    ),
 ) -> None:
     """Fine-tune a YOLO detector, export it to ONNX (int8 where it keeps accuracy), add it to the manifest."""
     from detector.evaluate import EvaluationError
     from detector.training import TrainingError, train_detector
-    from detector.weights import WeightsError
+    from detector.weights import WeightsError, resolve
 
     command = "trafficcam " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
     try:
@@ -70,8 +83,11 @@ def train_detector_command(
             score_sets=tuple(score or ()),
             command=command,
             time_limit_h=time_limit,
+            freeze=freeze,
+            lr0=lr0,
         )
-    except (TrainingError, EvaluationError, WeightsError) as exc:
+        kept = None if check_set is None else _kept(resolve(str(result.weights)), check_set, check_dir)
+    except (TrainingError, EvaluationError, WeightsError, FileNotFoundError) as exc:
         raise _fail(exc, 2) from None
     console.print(
         f"wrote {result.weights} ({result.entry.bytes} bytes, {result.entry.format}); "
@@ -79,6 +95,45 @@ def train_detector_command(
         highlight=False,
     )
     console.print_json(json.dumps(result.scores))
+    if kept is not None:
+        _print_kept(result.entry.name, kept)
+
+
+def mix_dataset_command(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the dataset (its data.yaml).")],
+    vn: Annotated[
+        Path | None, typer.Option("--vn", help="Vietnamese labelled set: images/, labels/, data.yaml.")
+    ] = None,
+    clips: Annotated[
+        Path | None, typer.Option("--clips", help="Clips folder (../shared/clips) to pseudo-label frames of.")
+    ] = None,
+    teacher: Annotated[
+        str, typer.Option("--teacher", help="Weights whose confident boxes are the labels.")
+    ] = "coco-n-f16",
+    teacher_conf: Annotated[float, typer.Option("--teacher-conf", min=0.05, max=0.99)] = 0.5,
+    every_s: Annotated[float, typer.Option("--every-s", min=0.1, help="A clip frame every this many seconds.")] = 1.0,
+    night: Annotated[bool, typer.Option("--night/--no-night", help="Add night-styled copies of clip frames.")] = True,
+    vn_limit: Annotated[int | None, typer.Option("--vn-limit", min=1, help="At most this many VN images.")] = None,
+    frames_per_clip: Annotated[int | None, typer.Option("--frames-per-clip", min=1)] = None,
+) -> None:
+    """Build a training set that does not forget: Vietnamese labels plus the COCO teacher's confident boxes
+    on non-Vietnamese clip frames (check-set frames left out) and night-styled copies (detector/mix.py)."""
+    from detector.kept import Predictor
+    from detector.mix import MixError, MixSpec, build_mix
+    from detector.weights import WeightsError, resolve
+
+    try:
+        predictor = Predictor(resolve(teacher), teacher_conf)
+        spec = MixSpec(every_s=every_s, night=night, vn_limit=vn_limit, frames_per_clip=frames_per_clip,
+                       teacher_conf=teacher_conf)  # fmt: skip
+        data_yaml = build_mix(output, predictor, vn_data=vn, clips_root=clips, spec=spec,
+                              progress=lambda m: err_console.print(m, highlight=False))  # fmt: skip
+    except (MixError, WeightsError, FileNotFoundError) as exc:
+        raise _fail(exc, 2) from None
+    summary = json.loads((output / "mix.json").read_text(encoding="utf-8"))["summary"]
+    console.print(f"wrote {data_yaml}: {summary['vn_images']} Vietnamese images (+{summary['vn_boxes_added']} "
+                  f"teacher boxes), {summary['clip_frames']} clip frames, {summary['night_frames']} night copies; "
+                  f"boxes {summary['boxes']}", highlight=False)  # fmt: skip
 
 
 CheckSetOpt = Annotated[
@@ -102,8 +157,13 @@ def eval_detector_command(
     whole: Annotated[bool, typer.Option("--whole-region", help="With --tiles: run on the whole region too.")] = False,
     roi: Annotated[
         float | None,
-        typer.Option("--roi", min=0.0, max=1.0, help="Detect only around the labelled stop lines and signals, "
-                     "grown by this share of the image (a scene's region of interest)."),
+        typer.Option(
+            "--roi",
+            min=0.0,
+            max=1.0,
+            help="Detect only around the labelled stop lines and signals, "
+            "grown by this share of the image (a scene's region of interest).",
+        ),
     ] = None,
     riders: Annotated[
         bool, typer.Option("--merge-riders", help="Fold persons on a two-wheeler into it first, as the pipeline does.")
@@ -152,8 +212,9 @@ def eval_detector_command(
     if scores is None:
         return
     how = ", ".join(f"{k} {v}" for k, v in scores.settings.items() if k not in ("weights", "imgsz", "conf"))
-    table = Table(title=f"{w.name} on {images} ({scores.images} images, {size} px, conf {conf}, IoU {scores.iou}; "
-                  f"{how})")
+    table = Table(
+        title=f"{w.name} on {images} ({scores.images} images, {size} px, conf {conf}, IoU {scores.iou}; {how})"
+    )
     for col in ("class", "truths", "predictions", "recall", "precision"):
         table.add_column(col, justify="left" if col == "class" else "right")
     unlabelled = []
@@ -202,9 +263,10 @@ def _print_kept(name: str, kept) -> None:  # type: ignore[no-untyped-def]
 
 
 def register(app: typer.Typer) -> None:
-    """Add `train-detector` and `eval-detector` to `app`."""
+    """Add `train-detector`, `eval-detector` and `mix-dataset` to `app`."""
     app.command("train-detector")(train_detector_command)
     app.command("eval-detector")(eval_detector_command)
+    app.command("mix-dataset")(mix_dataset_command)
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m` runs these commands alone
