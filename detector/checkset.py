@@ -14,7 +14,7 @@ are in the set.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,12 +81,12 @@ def night_style(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.filter2D(out, -1, kernel)
 
 
-def _clip_frames(video: Path, spec: CheckSetSpec) -> Iterator[tuple[int, np.ndarray]]:
+def frames_at(video: Path, pick: Callable[[float, int], Sequence[int]]) -> Iterator[tuple[int, np.ndarray]]:
+    """The frames of `video` whose indices `pick(fps, frame_count)` chooses, in that order."""
     cap = cv2.VideoCapture(str(video))
     try:
         fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-        frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        for index in check_frames(fps, frames, spec):
+        for index in pick(fps, int(cap.get(cv2.CAP_PROP_FRAME_COUNT))):
             cap.set(cv2.CAP_PROP_POS_FRAMES, index)
             ok, frame = cap.read()
             if ok:
@@ -110,7 +110,7 @@ def build_checkset(clips_root: Path, out: Path, spec: CheckSetSpec = CheckSetSpe
         if not video.is_file():
             continue
         found += 1
-        for index, frame in _clip_frames(video, spec):
+        for index, frame in frames_at(video, lambda fps, n: check_frames(fps, n, spec)):
             stem = f"{folder}_{index:05d}"
             for style, image in (("day", frame), ("night", night_style(frame, rng))):
                 path = out / f"{stem}_{style}.jpg"

@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 import yaml
 
-from detector.checkset import CheckSetSpec, check_frames, night_style
+from detector.checkset import CheckSetSpec, check_frames, frames_at, night_style
 from detector.evaluate import LabelledBox, iou_matrix
 from detector.labels import normalise
 from detector.types import LABELS
@@ -166,19 +166,11 @@ def _inside_share(a: LabelledBox, b: LabelledBox) -> float:
 
 
 def _clip_frames(video: Path, spec: MixSpec) -> Iterator[tuple[int, np.ndarray]]:
-    cap = cv2.VideoCapture(str(video))
-    try:
-        fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-        wanted = training_frames(fps, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), spec)
-        if spec.frames_per_clip is not None:
-            wanted = wanted[: spec.frames_per_clip]
-        for index in wanted:
-            cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-            ok, frame = cap.read()
-            if ok:
-                yield index, frame
-    finally:
-        cap.release()
+    def pick(fps: float, frames: int) -> list[int]:
+        wanted = training_frames(fps, frames, spec)
+        return wanted if spec.frames_per_clip is None else wanted[: spec.frames_per_clip]
+
+    return frames_at(video, pick)
 
 
 def build_mix(
