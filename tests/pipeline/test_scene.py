@@ -72,7 +72,12 @@ def test_shared_scene_files_load_unchanged(clip):
         # duplicate ids
         (lambda d: d["signals"].append({"id": "main", "box": [1, 1, 5, 5]}), r"duplicate id 'main'"),
         # detection region that is neither keyword
-        (lambda d: d.update(detection={"region": "lanes"}), r"detection\.region: expected one of 'frame' or 'roi'"),
+        (lambda d: d.update(detection={"region": "lanes"}), r"detection\.region: .*'frame' or 'roi', or a box"),
+        # a drawn detection region upside down, or partly outside the frame
+        (lambda d: d.update(detection={"region": [300, 200, 100, 400]}), r"detection\.region: .*x1 < x2"),
+        (lambda d: d.update(detection={"region": [0, 200, 700, 400]}), r"detection\.region\[1\]: .*\[700, 400\] lies"),
+        # the clock box outside the frame
+        (lambda d: d.update(osd_clock={"box": [600, 0, 660, 18]}), r"osd_clock\.box\[1\]: .*\[660, 18\] lies outside"),
         # tiles out of range
         (lambda d: d.update(detection={"tiles": [2, 12]}), r"detection\.tiles\[1\]: .*less than or equal to 8"),
         # a misspelt detection key
@@ -159,6 +164,16 @@ def test_detection_region_and_tiles_give_windows_inside_the_frame():
     tiled = parse_scene({**MINIMAL, "detection": {"tiles": [2, 2], "whole_region": True}}).detection_windows()
     assert tiled[0] == (0, 0, 640, 480) and len(tiled) == 5
     assert all(0 <= a < c <= 640 and 0 <= b < d <= 480 for a, b, c, d in tiled)
+    drawn = parse_scene({**MINIMAL, "detection": {"region": [100.4, 150, 500, 479.5], "tiles": [2, 1]}})
+    windows = drawn.detection_windows()
+    assert min(w[0] for w in windows) == 100 and max(w[2] for w in windows) == 500
+    assert min(w[1] for w in windows) == 150 and max(w[3] for w in windows) == 480
+    assert drawn.scaled_to(1280, 960).detection.region == (200.8, 300, 1000, 959)
+
+
+def test_a_drawn_detection_region_alone_detects_only_there():
+    box = parse_scene({**MINIMAL, "detection": {"region": [10, 20, 300, 200]}})
+    assert box.detection_windows() == [(10, 20, 300, 200)]
 
 
 def test_stop_line_clear_trigger_and_movements():
