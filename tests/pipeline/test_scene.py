@@ -195,3 +195,20 @@ def test_movement_heads_must_exist_and_movements_be_known(tmp_path):
     errors = errors_of(data, tmp_path)
     assert any("movements.right: names signal 'nope', which does not exist" in e for e in errors), errors
     assert any("movements.sideways" in e for e in errors), errors
+
+
+def test_scene_draw_shows_the_detection_region_and_the_clock_box():
+    import numpy as np
+
+    from pipeline.draw import draw_calibration
+
+    blank = np.zeros((480, 640, 3), np.uint8)
+    assert (draw_calibration(blank, parse_scene(MINIMAL)) == 0).all()  # neither set: nothing drawn
+    scene = parse_scene({**MINIMAL, "detection": {"region": [100, 150, 500, 400]},
+                         "osd_clock": {"box": [240, 0, 400, 18]}})  # fmt: skip
+    out = draw_calibration(blank, scene)
+    assert tuple(out[300, 100]) == (89, 199, 52) and tuple(out[300, 499]) == (89, 199, 52)  # region's sides
+    assert tuple(out[10, 240]) == (242, 90, 191)  # the clock box's left side
+    assert (out[300, 300] == 0).all()  # inside is left alone
+    roi = draw_calibration(blank, parse_scene({**MINIMAL, "detection": {"region": "roi", "margin": 0.05}}))
+    assert tuple(roi[300, 0]) == (89, 199, 52)  # roi: the elements' box (x from 0) is drawn
