@@ -124,7 +124,8 @@ def _frame_size(path: Path | None) -> list[int]:
     return [int(image.shape[1]), int(image.shape[0])] if image is not None else [1280, 720]
 
 
-async def _scene_body(request: Request) -> tuple[dict[str, Any], str | None]:
+async def _scene_body(request: Request) -> tuple[dict[str, Any], str | None, object]:
+    """The scene, the note and `drawn_on` (the version whose frame it was drawn on) of a request."""
     try:
         body = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -132,14 +133,14 @@ async def _scene_body(request: Request) -> tuple[dict[str, Any], str | None]:
     if not isinstance(body, dict) or not isinstance(body.get("scene"), dict):
         raise HTTPException(400, "expected a JSON body {\"scene\": {...}}")
     note = body.get("note")
-    return body["scene"], note if isinstance(note, str) and note.strip() else None
+    return body["scene"], note if isinstance(note, str) and note.strip() else None, body.get("drawn_on")
 
 
 @router.post("/scenes/{camera}/check", dependencies=[Depends(require_csrf)])
 async def check(request: Request, camera: str, editor: SceneEditor) -> Response:
     """Validate a scene as `trafficcam scene check` does; each problem with its element path."""
     _camera_or_404(request, camera)
-    data, _ = await _scene_body(request)
+    data, _, _ = await _scene_body(request)
     problems = _problems(data, camera)
     return JSONResponse({"ok": not problems, "problems": [p.to_json() for p in problems]})
 
@@ -157,21 +158,36 @@ def _problems(data: dict[str, Any], camera: str) -> list[Any]:
 async def save(request: Request, camera: str, editor: SceneEditor) -> Response:
     """Save the scene as the camera's next version (422 with the problems when it is not valid)."""
     _camera_or_404(request, camera)
-    data, note = await _scene_body(request)
+    data, note, drawn_on_number = await _scene_body(request)
     problems = _problems(data, camera)
     if problems:
         return JSONResponse({"ok": False, "problems": [p.to_json() for p in problems]}, status_code=422)
-    path = _frame_path(request, camera)
+    drawn_on = _drawn_on(request, camera, drawn_on_number)
+    path = _frame_path(request, camera) if drawn_on is None else None
     reference = cv2.imread(str(path)) if path is not None else None
+    if drawn_on is not None:
+        note = note or f"edited from version {drawn_on.version}"
     try:
         saved = save_scene(database(request), database(request).data_dir, camera, scene_to_yaml(data), editor.name,
-                           note=note, reference=reference)  # fmt: skip
+                           note=note, reference=reference,
+                           reference_path=drawn_on.reference_path if drawn_on else None)  # fmt: skip
         if path == _upload_path(request, camera):
             path.unlink(missing_ok=True)  # it is the version's reference frame now
     except SceneError as exc:  # the YAML round trip must validate too
         return JSONResponse({"ok": False, "problems": [{"path": [], "key": "", "message": e} for e in exc.errors]},
                             status_code=422)  # fmt: skip
     return JSONResponse({"ok": True, "version": saved.version, "sha256": saved.sha256})
+
+
+def _drawn_on(request: Request, camera: str, number: object) -> SceneVersion | None:
+    """The older version the scene was drawn on (the editor opened with ?version=N), whose
+    reference frame the new version keeps: its coordinates belong to that view."""
+    if number is None:
+        return None
+    old = get_scene_version(database(request), camera, number) if type(number) is int else None
+    if old is None:
+        raise HTTPException(400, f"drawn_on: camera {camera!r} has no scene version {str(number)[:20]!r}")
+    return old
 
 
 @router.post("/scenes/{camera}/rollback/{version}", dependencies=[Depends(require_csrf)])

@@ -506,12 +506,14 @@
   async function save() {
     clearTimeout(checkTimer);
     $("status").textContent = "saving…";
-    const r = await post("/save", { scene, note: $("note").value });
+    const body = { scene, note: $("note").value };
+    if (root.dataset.version) body.drawn_on = Number(root.dataset.version);  // keep that version's frame
+    const r = await post("/save", body);
     const data = await r.json();
     if (r.ok) {
       $("status").textContent = "saved as version " + data.version;
       root.dataset.saved = data.version;
-      window.location.reload();
+      window.location.assign(base);  // the newest version, which this now is
     } else {
       problems = data.problems || [];
       $("status").textContent = "not saved: " + problems.length + " problem(s)";

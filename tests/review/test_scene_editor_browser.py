@@ -192,6 +192,12 @@ def test_region_clock_and_turn_head_then_the_violation_links_its_version(browser
     assert "Showing version 1" in page.inner_text(".old-version")
     assert page.locator("#scene-svg g.single[data-kind=region]").count() == 0  # version 1 had none
     assert page.locator("li.shown").get_attribute("data-version") == "1"
+    with page.expect_navigation(timeout=20_000):  # saved as the newest, on version 1's frame
+        page.click("#save")
+    wait_until(page, READY, 15)
+    third, _, first = list_scene_versions(db, "hanoi")
+    assert third.version == 3 and third.sha256 == first.sha256 and third.reference_path == first.reference_path
+    assert third.note == "edited from version 1" and page.locator(".old-version").count() == 0
     page.close()
 
 

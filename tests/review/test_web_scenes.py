@@ -177,3 +177,25 @@ def test_a_detection_region_clock_box_and_movement_heads_are_saved_as_documented
     data["osd_clock"]["box"] = [600, 0, 700, 18]
     r = ada.post("/scenes/cam-1/check", json={"scene": data}, headers={"X-CSRF-Token": token}).json()
     assert [p["path"] for p in r["problems"]] == [["osd_clock", "box", 1]]
+
+
+def test_a_scene_drawn_on_an_older_version_keeps_that_version_s_frame(db, login) -> None:
+    _setup(db)
+    ada = login("ada")
+    token = csrf(ada, "/scenes/cam-1")
+    png = cv2.imencode(".png", np.full((480, 640, 3), 200, np.uint8))[1].tobytes()
+    ada.post("/scenes/cam-1/upload", data={"csrf_token": token}, files={"image": ("v.png", png, "image/png")})
+    data = ada.get("/scenes/cam-1/scene.json").json()["scene"]
+    ada.post("/scenes/cam-1/save", json={"scene": data, "note": "new view"}, headers={"X-CSRF-Token": token})
+    first, second = list_scene_versions(db, "cam-1")[::-1]
+    assert first.reference_path != second.reference_path
+    old = ada.get("/scenes/cam-1/scene.json?version=1").json()["scene"]
+    old["stop_lines"][0]["line"] = [[0, 332], [560, 332]]
+    r = ada.post("/scenes/cam-1/save", json={"scene": old, "drawn_on": 1}, headers={"X-CSRF-Token": token})
+    assert r.status_code == 200
+    third = list_scene_versions(db, "cam-1")[0]
+    assert third.reference_path == first.reference_path and third.note == "edited from version 1"
+    for bad in (9, "1", True):
+        r = ada.post("/scenes/cam-1/save", json={"scene": old, "drawn_on": bad}, headers={"X-CSRF-Token": token})
+        assert r.status_code == 400 and "drawn_on" in r.text, bad
+    assert len(list_scene_versions(db, "cam-1")) == 3
