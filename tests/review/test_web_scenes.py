@@ -4,6 +4,8 @@ judged under on its page."""
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 import yaml
@@ -199,3 +201,17 @@ def test_a_scene_drawn_on_an_older_version_keeps_that_version_s_frame(db, login)
         r = ada.post("/scenes/cam-1/save", json={"scene": old, "drawn_on": bad}, headers={"X-CSRF-Token": token})
         assert r.status_code == 400 and "drawn_on" in r.text, bad
     assert len(list_scene_versions(db, "cam-1")) == 3
+
+
+def test_scene_changes_page_on_their_own_in_the_log(db, login) -> None:
+    _setup(db)
+    for n in range(21):  # 22 versions: 20 on the first page, 2 on the next
+        save_scene(db, db.data_dir, "cam-1", SCENE, "setup", note=f"n{n}")
+    rita = login("rita")
+    first = rita.get("/log").text
+    assert first.count('<tr data-camera="cam-1"') == 20 and 'data-version="22"' in first
+    older = re.search(r'href="/log\?scenes_before=(\d+)#scenes"', first)
+    assert older is not None
+    second = rita.get(f"/log?scenes_before={older.group(1)}").text
+    assert second.count('<tr data-camera="cam-1"') == 2 and 'data-version="1"' in second
+    assert rita.get("/log?scenes_before=abc").status_code == 400
