@@ -102,6 +102,24 @@ def draw_scene(
     return out
 
 
+def draw_calibration(image: np.ndarray, scene: Scene) -> np.ndarray:
+    """The boxes only calibration needs (not evidence): the detection region and the clock box."""
+    out = image.copy()
+    thick = max(1, int(round(2 * _scale(out))))
+    green, purple = (89, 199, 52), (242, 90, 191)  # as the web editor draws them
+    roi = scene.detection.region == "roi"
+    region = scene.roi(scene.detection.margin) if roi else scene.region_box()
+    if region is not None:
+        x1, y1, x2, y2 = region
+        cv2.rectangle(out, (x1, y1), (x2 - 1, y2 - 1), green, thick, cv2.LINE_AA)
+        label(out, f"detection region ({'roi' if roi else 'drawn'})", (x1 + 4, y1 + 16), green)
+    if scene.osd_clock is not None:
+        x1, y1, x2, y2 = map(int, scene.osd_clock.box)
+        cv2.rectangle(out, (x1, y1), (x2, y2), purple, thick, cv2.LINE_AA)
+        label(out, "clock", (x1 + 2, y2 + 14), purple)
+    return out
+
+
 def draw_vehicle(image: np.ndarray, box: Box, path: Sequence[tuple[float, float]], caption: str) -> None:
     """The violating vehicle: a thick box, its anchor path, and a caption above it (in place)."""
     s = _scale(image)
@@ -210,7 +228,7 @@ def draw_scene_file(scene_path, video, output, at_s: float = 0.0) -> None:  # ty
     h, w = frame.shape[:2]
     if (w, h) != tuple(scene.frame_size):
         scene = scene.scaled_to(w, h)
-    out = draw_scene(frame, scene)
+    out = draw_calibration(draw_scene(frame, scene), scene)
     caption = f"{Path(scene_path).name}: camera {scene.camera}, {Path(video).name} at {at_s:.1f} s ({w}x{h})"
     out = data_bar(out, [caption])
     if not cv2.imwrite(str(output), out):

@@ -140,11 +140,24 @@ class RuleSettings(_Strict):
 class DetectionSettings(_Strict):
     """Where the detector looks (see docs/SCENE.md, "Detection region and tiles")."""
 
-    region: Literal["frame", "roi"] = "frame"
+    # frame; roi (the bounding box of the drawn elements); or a box [x1, y1, x2, y2] drawn by hand
+    region: Literal["frame", "roi"] | tuple[float, float, float, float] = "frame"
     margin: Annotated[float, Field(ge=0, le=1)] = 0.1
     tiles: tuple[Annotated[int, Field(ge=1, le=8)], Annotated[int, Field(ge=1, le=8)]] = (1, 1)
     overlap: Annotated[float, Field(ge=0, lt=0.9)] = 0.2
     whole_region: bool = False
+
+    @field_validator("region", mode="before")
+    @classmethod
+    def _region(cls, value: Any) -> Any:
+        # one clear message instead of one per member of the union
+        if value in ("frame", "roi"):
+            return value
+        if isinstance(value, list | tuple) and len(value) == 4 and all(isinstance(c, int | float) for c in value):
+            if value[2] <= value[0] or value[3] <= value[1]:
+                raise ValueError(f"a region box must be [x1, y1, x2, y2] with x1 < x2 and y1 < y2, got {list(value)}")
+            return value
+        raise ValueError(f"expected one of 'frame' or 'roi', or a box [x1, y1, x2, y2], got {value!r}")
 
 
 class Scene(_Strict):
@@ -200,6 +213,9 @@ class Scene(_Strict):
                     for lane in self.lanes
                 ],
                 "solid_lines": [s.model_copy(update={"line": pts(s.line)}) for s in self.solid_lines],
+                "detection": self.detection if isinstance(self.detection.region, str) else self.detection.model_copy(
+                    update={"region": (self.detection.region[0] * sx, self.detection.region[1] * sy,
+                                       self.detection.region[2] * sx, self.detection.region[3] * sy)}),
                 "osd_clock": None if self.osd_clock is None else self.osd_clock.model_copy(
                     update={"box": (self.osd_clock.box[0] * sx, self.osd_clock.box[1] * sy,
                                     self.osd_clock.box[2] * sx, self.osd_clock.box[3] * sy)}),
@@ -213,8 +229,17 @@ class Scene(_Strict):
         d = self.detection
         if d.region == "frame" and d.tiles == (1, 1):
             return None
-        region = self.roi(d.margin) if d.region == "roi" else None
+        region = self.roi(d.margin) if d.region == "roi" else self.region_box()
         return detection_windows(self.frame_size, region, d.tiles, d.overlap, d.whole_region)
+
+    def region_box(self) -> tuple[int, int, int, int] | None:
+        """The hand-drawn detection region in whole pixels inside the frame; None when not a box."""
+        box = self.detection.region
+        if isinstance(box, str):
+            return None
+        w, h = self.frame_size
+        x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
+        return (x1, y1, max(x1 + 1, min(w, math.ceil(box[2]))), max(y1 + 1, min(h, math.ceil(box[3]))))
 
     def roi(self, margin: float = 0.1) -> tuple[int, int, int, int]:
         """Bounding box of every line, lane and signal, grown by `margin` of the frame size."""
@@ -312,6 +337,12 @@ def _semantic_errors(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
     for i, solid in items("solid_lines"):
         inside(("solid_lines", i, "line"), _points(solid.get("line")))
     detection = data.get("detection")
+    if isinstance(detection, dict) and isinstance(detection.get("region"), list):
+        region = detection["region"]
+        inside(("detection", "region"), _points([region[:2], region[2:]]))
+    clock = data.get("osd_clock")
+    if isinstance(clock, dict) and isinstance(clock.get("box"), list):
+        inside(("osd_clock", "box"), _points([clock["box"][:2], clock["box"][2:]]))
     if isinstance(detection, dict) and detection.get("region") == "roi":
         if not any(data.get(k) for k in ("signals", "stop_lines", "lanes", "solid_lines")):
             errors.append(

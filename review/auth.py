@@ -195,5 +195,13 @@ def require_admin(user: Annotated[UserRecord, Depends(current_user)]) -> UserRec
     return user
 
 
+def require_scene_editor(user: Annotated[UserRecord, Depends(current_user)]) -> UserRecord:
+    """The logged-in user when an operator or admin; `Forbidden` otherwise."""
+    if not user.can_edit_scenes:
+        raise Forbidden()
+    return user
+
+
 CurrentUser = Annotated[UserRecord, Depends(current_user)]
 AdminUser = Annotated[UserRecord, Depends(require_admin)]
+SceneEditor = Annotated[UserRecord, Depends(require_scene_editor)]

@@ -33,7 +33,10 @@ from pipeline.store.review_repo import (
 users_app = typer.Typer(help="Who may log in to the review app.", no_args_is_help=True)
 audit_app = typer.Typer(help="Check that nothing was altered.", no_args_is_help=True)
 
-RoleOpt = Annotated[UserRole, typer.Option("--role", help="reviewer: see and decide; admin: also users and export.")]
+RoleOpt = Annotated[
+    UserRole,
+    typer.Option("--role", help="reviewer: see and decide; operator: also draw scenes; admin: also users and export."),
+]
 StatusChoice = Annotated[
     str, typer.Option("--status", help="pending, confirmed, rejected or all.", case_sensitive=False)
 ]

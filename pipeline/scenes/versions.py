@@ -57,6 +57,7 @@ def save_scene(
     reference: np.ndarray | None = None,
     reference_path: str | None = None,
     same_camera: bool = True,
+    restored_from: int | None = None,
 ) -> SceneVersion:
     """Validate `yaml_text` as the scene of `camera_id` and save it as the camera's next version.
 
@@ -64,6 +65,7 @@ def save_scene(
         reference: the frame it was drawn on; None keeps `reference_path`, else the last version's.
         same_camera: refuse a scene whose `camera` is not `camera_id` (a daemon importing a file
             whose camera id `cameras.yaml` replaces passes False).
+        restored_from: the version a roll-back repeats.
 
     Raises:
         SceneError: the text is not a valid scene, or names another camera.
@@ -76,7 +78,7 @@ def save_scene(
         reference_path = last.reference_path if last is not None else None
     sha256 = scene_hash(scene.model_copy(update={"camera": camera_id}))  # as the runs hash it
     saved = add_scene_version(db, camera_id, yaml_text, sha256, author, reference_path=reference_path,
-                              note=note)  # fmt: skip
+                              note=note, restored_from=restored_from)  # fmt: skip
     stem = version_stem(camera_id, saved.version)
     yaml_file = data_dir / f"{stem}.yaml"
     yaml_file.parent.mkdir(parents=True, exist_ok=True)
@@ -99,7 +101,7 @@ def rollback(db: Database, data_dir: Path, camera_id: str, version: int, author:
         known = ", ".join(str(v.version) for v in reversed(list_scene_versions(db, camera_id))) or "none"
         raise LookupError(f"camera {camera_id!r} has no scene version {version} (versions: {known})")
     return save_scene(db, data_dir, camera_id, old.yaml_text, author, note=f"roll back to version {version}",
-                      reference_path=old.reference_path)  # fmt: skip
+                      reference_path=old.reference_path, restored_from=version)  # fmt: skip
 
 
 def load_version(data_dir: Path, version: SceneVersion) -> LoadedVersion:

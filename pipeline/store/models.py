@@ -469,3 +469,5 @@ class SceneVersionRow(Base):
     author: Mapped[Ident]
     created_at: Mapped[CreatedAt]
     note: Mapped[str | None] = mapped_column(Text)
+    restored_from: Mapped[int | None]
+    """The version a roll-back repeated; None for a save."""

@@ -70,6 +70,7 @@ class UserRole(StrEnum):
     """Who may do what in the review app."""
 
     REVIEWER = "reviewer"
+    OPERATOR = "operator"  # a reviewer who also draws the cameras' scenes
     ADMIN = "admin"
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from pipeline.store.db import Database
-from pipeline.store.models import CameraRow, EvidenceRow, PlateReadingRow, RunRow, ViolationRow
+from pipeline.store.models import CameraRow, EvidenceRow, PlateReadingRow, RunRow, SceneVersionRow, ViolationRow
 from pipeline.store.records import EvidenceKind, PlateSuggestion, ReviewDecision, ViolationStatus
 from pipeline.store.review_repo import ReviewRecord, reviews_of
 
@@ -119,6 +119,9 @@ class ViolationDetail:
     timezone: str | None = None
     source_sha256: str | None = None
     plate_reading: PlateSuggestion | None = None
+    scene_version: int | None = None
+    """The saved scene version the run judged by (None: a scene file that matches no version)."""
+    scene_version_sha256: str | None = None
 
     @property
     def parked(self) -> bool:
@@ -215,6 +218,7 @@ def violation_detail(db: Database, public_id: str) -> ViolationDetail | None:
         evidence = {EvidenceKind(e.kind).value: _evidence_item(e, public_id) for e in files}
         thumb = evidence.get("vehicle") or evidence.get("during")
         reading = s.scalars(select(PlateReadingRow).where(PlateReadingRow.violation_id == v.id)).first()
+        version = s.get(SceneVersionRow, run.scene_version_id) if run.scene_version_id is not None else None
         detail = ViolationDetail(
             item=_queue_item(v, thumb.id if thumb else None),
             frame_index=v.frame_index,
@@ -235,6 +239,8 @@ def violation_detail(db: Database, public_id: str) -> ViolationDetail | None:
             timezone=run.timezone,
             source_sha256=run.source_sha256,
             plate_reading=reading.suggestion() if reading is not None else None,
+            scene_version=version.version if version is not None else None,
+            scene_version_sha256=version.sha256 if version is not None else None,
         )
     detail.reviews.extend(reviews_of(db, public_id))
     return detail

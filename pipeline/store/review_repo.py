@@ -103,6 +103,11 @@ class UserRecord:
         """Admins also manage users and export."""
         return self.role is UserRole.ADMIN
 
+    @property
+    def can_edit_scenes(self) -> bool:
+        """Operators and admins draw, save and roll back cameras' scenes."""
+        return self.role in (UserRole.OPERATOR, UserRole.ADMIN)
+
 
 @dataclass(frozen=True, slots=True)
 class ReviewRecord:

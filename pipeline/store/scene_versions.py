@@ -34,11 +34,13 @@ class SceneVersion:
     author: str
     created_at: datetime
     note: str | None
+    restored_from: int | None = None
+    """The version a roll-back repeated; None for a save."""
 
 
 def _record(row: SceneVersionRow) -> SceneVersion:
     return SceneVersion(row.id, row.camera_id, row.version, row.yaml_text, row.sha256, row.reference_path,
-                        row.author, row.created_at, row.note)  # fmt: skip
+                        row.author, row.created_at, row.note, row.restored_from)  # fmt: skip
 
 
 def add_scene_version(
@@ -50,6 +52,7 @@ def add_scene_version(
     *,
     reference_path: str | None = None,
     note: str | None = None,
+    restored_from: int | None = None,
 ) -> SceneVersion:
     """Append the camera's next version (1 for its first). Two saves at once both succeed:
     the loser of the race on (camera, version) takes the following number."""
@@ -61,6 +64,7 @@ def add_scene_version(
                 row = SceneVersionRow(
                     camera_id=camera_id, version=(last or 0) + 1, yaml_text=yaml_text, sha256=sha256,
                     reference_path=reference_path, author=author, created_at=utc_now(), note=note,
+                    restored_from=restored_from,
                 )  # fmt: skip
                 s.add(row)
                 s.flush()
@@ -153,3 +157,13 @@ def cameras_with_versions(db: Database) -> list[tuple[str, int | None]]:
 def camera_exists(db: Database, camera_id: str) -> bool:
     with db.session() as s:
         return s.get(CameraRow, camera_id) is not None
+
+
+def scene_log(db: Database, *, before_id: int | None = None, limit: int = 100) -> list[SceneVersion]:
+    """The latest `limit` saves and roll-backs of every camera's scene (older than row `before_id`),
+    newest first: the scene part of the review log."""
+    query = select(SceneVersionRow)
+    if before_id is not None:
+        query = query.where(SceneVersionRow.id < before_id)
+    with db.session() as s:
+        return [_record(r) for r in s.scalars(query.order_by(SceneVersionRow.id.desc()).limit(limit))]

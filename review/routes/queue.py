@@ -7,11 +7,14 @@ from fastapi.responses import Response
 
 from pipeline.store.review_queries import filter_choices, next_in_queue, queue_page
 from pipeline.store.review_repo import review_log
+from pipeline.store.scene_versions import scene_log
 from review.auth import CurrentUser, database
 from review.params import parse_id
 from review.web import STATUS_CHOICES, Filters, flash, redirect, render
 
 router = APIRouter()
+LOG_PAGE = 100
+SCENE_LOG_PAGE = 20
 PER_PAGE = 50
 
 
@@ -48,9 +51,16 @@ def start(request: Request, user: CurrentUser) -> Response:
 
 
 @router.get("/log")
-def log(request: Request, user: CurrentUser, before: str | None = None) -> Response:
-    """The review log, newest first: who decided what, when and why."""
+def log(request: Request, user: CurrentUser, before: str | None = None, scenes_before: str | None = None) -> Response:
+    """The review log, newest first: who decided what, when and why; and who saved or rolled back
+    which camera's scene, when (each list pages on its own)."""
     before_id = parse_id(before, "before")
-    entries = review_log(database(request), before_id=before_id, limit=100)
-    older = entries[-1].id if len(entries) == 100 else None
-    return render(request, "log.html", entries=entries, older=older, first_page=before_id is None)
+    scenes_before_id = parse_id(scenes_before, "scenes_before")
+    entries = review_log(database(request), before_id=before_id, limit=LOG_PAGE)
+    changes = scene_log(database(request), before_id=scenes_before_id, limit=SCENE_LOG_PAGE)
+    return render(
+        request, "log.html", entries=entries, older=entries[-1].id if len(entries) == LOG_PAGE else None,
+        first_page=before_id is None, scene_changes=changes, scenes_first_page=scenes_before_id is None,
+        scenes_older=changes[-1].id if len(changes) == SCENE_LOG_PAGE else None,
+        before=before_id, scenes_before=scenes_before_id,
+    )  # fmt: skip

@@ -72,7 +72,12 @@ def test_shared_scene_files_load_unchanged(clip):
         # duplicate ids
         (lambda d: d["signals"].append({"id": "main", "box": [1, 1, 5, 5]}), r"duplicate id 'main'"),
         # detection region that is neither keyword
-        (lambda d: d.update(detection={"region": "lanes"}), r"detection\.region: expected one of 'frame' or 'roi'"),
+        (lambda d: d.update(detection={"region": "lanes"}), r"detection\.region: .*'frame' or 'roi', or a box"),
+        # a drawn detection region upside down, or partly outside the frame
+        (lambda d: d.update(detection={"region": [300, 200, 100, 400]}), r"detection\.region: .*x1 < x2"),
+        (lambda d: d.update(detection={"region": [0, 200, 700, 400]}), r"detection\.region\[1\]: .*\[700, 400\] lies"),
+        # the clock box outside the frame
+        (lambda d: d.update(osd_clock={"box": [600, 0, 660, 18]}), r"osd_clock\.box\[1\]: .*\[660, 18\] lies outside"),
         # tiles out of range
         (lambda d: d.update(detection={"tiles": [2, 12]}), r"detection\.tiles\[1\]: .*less than or equal to 8"),
         # a misspelt detection key
@@ -159,6 +164,16 @@ def test_detection_region_and_tiles_give_windows_inside_the_frame():
     tiled = parse_scene({**MINIMAL, "detection": {"tiles": [2, 2], "whole_region": True}}).detection_windows()
     assert tiled[0] == (0, 0, 640, 480) and len(tiled) == 5
     assert all(0 <= a < c <= 640 and 0 <= b < d <= 480 for a, b, c, d in tiled)
+    drawn = parse_scene({**MINIMAL, "detection": {"region": [100.4, 150, 500, 479.5], "tiles": [2, 1]}})
+    windows = drawn.detection_windows()
+    assert min(w[0] for w in windows) == 100 and max(w[2] for w in windows) == 500
+    assert min(w[1] for w in windows) == 150 and max(w[3] for w in windows) == 480
+    assert drawn.scaled_to(1280, 960).detection.region == (200.8, 300, 1000, 959)
+
+
+def test_a_drawn_detection_region_alone_detects_only_there():
+    box = parse_scene({**MINIMAL, "detection": {"region": [10, 20, 300, 200]}})
+    assert box.detection_windows() == [(10, 20, 300, 200)]
 
 
 def test_stop_line_clear_trigger_and_movements():
@@ -180,3 +195,20 @@ def test_movement_heads_must_exist_and_movements_be_known(tmp_path):
     errors = errors_of(data, tmp_path)
     assert any("movements.right: names signal 'nope', which does not exist" in e for e in errors), errors
     assert any("movements.sideways" in e for e in errors), errors
+
+
+def test_scene_draw_shows_the_detection_region_and_the_clock_box():
+    import numpy as np
+
+    from pipeline.draw import draw_calibration
+
+    blank = np.zeros((480, 640, 3), np.uint8)
+    assert (draw_calibration(blank, parse_scene(MINIMAL)) == 0).all()  # neither set: nothing drawn
+    scene = parse_scene({**MINIMAL, "detection": {"region": [100, 150, 500, 400]},
+                         "osd_clock": {"box": [240, 0, 400, 18]}})  # fmt: skip
+    out = draw_calibration(blank, scene)
+    assert tuple(out[300, 100]) == (89, 199, 52) and tuple(out[300, 499]) == (89, 199, 52)  # region's sides
+    assert tuple(out[10, 240]) == (242, 90, 191)  # the clock box's left side
+    assert (out[300, 300] == 0).all()  # inside is left alone
+    roi = draw_calibration(blank, parse_scene({**MINIMAL, "detection": {"region": "roi", "margin": 0.05}}))
+    assert tuple(roi[300, 0]) == (89, 199, 52)  # roi: the elements' box (x from 0) is drawn

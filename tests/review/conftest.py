@@ -1,11 +1,17 @@
 """Fixtures for the review app: a data dir with violations and real evidence files, users,
-and logged-in test clients."""
+logged-in test clients; and, for the browser tests, headless Chromium (Playwright), a live server
+and the helpers to drive them."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +32,10 @@ PASSWORD = "correct-horse-1"
 SECRET = "s" * 48
 T0 = datetime(2024, 5, 1, 7, 30, tzinfo=UTC)
 MIME = {"clip": "video/mp4", "clip_marked": "video/mp4"}
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+VIEWPORT = {"width": 1366, "height": 768}
 
 
 @pytest.fixture(autouse=True)
@@ -142,3 +152,68 @@ def form_value(html: str, name: str) -> str:
     found = re.search(rf'name="{name}" value="([^"]*)"', html)
     assert found, f"no input {name}"
     return found.group(1)
+
+
+# -- browser tests ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    """Debian's headless Chromium through Playwright (skips where either is missing)."""
+    if not CHROMIUM.exists():
+        pytest.skip("needs Chromium at /usr/bin/chromium (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright (pip install playwright)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where screenshots go: $TRAFFICCAM_SCREENSHOTS when set (the README's come from there)."""
+    folder = Path(os.environ.get("TRAFFICCAM_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@contextmanager
+def live_server(db: Database) -> Iterator[str]:
+    """The review app on `db` under uvicorn on a free local port; its base URL."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(create_app(db, secret_key=SECRET), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+def wait_until(page, expression: str, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
+    """Poll `expression` with page.evaluate: Playwright's wait_for_function needs eval, which the
+    app's Content-Security-Policy rightly forbids."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {expression}")
+        time.sleep(0.1)
+
+
+def log_in(page, base: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Log `name` in (password `PASSWORD`) through the login form; lands on the queue."""
+    page.goto(base + "/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/queue")

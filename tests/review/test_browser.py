@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,15 +17,9 @@ import pytest
 from pipeline.store import Database
 from pipeline.store.review_repo import add_user, reviews_of
 from review import auth
-from review.app import create_app
-from tests.review.conftest import PASSWORD, SECRET, add_violation, new_run
+from tests.review.conftest import PASSWORD, VIEWPORT, add_violation, live_server, new_run, wait_until
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-VIEWPORT = {"width": 1366, "height": 768}
 
 
 def _evidence_files() -> dict[str, bytes]:
@@ -65,58 +58,19 @@ def _evidence_files() -> dict[str, bytes]:
     return files
 
 
-@pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
-    if not CHROMIUM.exists():
-        pytest.skip("needs Chromium at /usr/bin/chromium (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright (pip install playwright)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def server(db: Database) -> Iterator[str]:
     """The review app under uvicorn on a free local port, with three violations and user rita."""
-    import uvicorn
-
     files = _evidence_files()
     run_id = new_run(db)
     for n in (1, 2, 3):
         add_violation(db, run_id, n, files=files)
     add_user(db, "rita", auth.HASHER.hash(PASSWORD), "reviewer")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(db, secret_key=SECRET), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with live_server(db) as base:
+        yield base
 
 
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("TRAFFICCAM_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _wait_until(page, expression: str, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
-    """Poll `expression` with page.evaluate: Playwright's wait_for_function needs eval, which the
-    app's Content-Security-Policy rightly forbids."""
-    deadline = time.monotonic() + timeout_s
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {expression}")
-        time.sleep(0.1)
+_wait_until = wait_until  # the name the phone test imports
 
 
 def _loaded_images(page) -> list[int]:  # type: ignore[no-untyped-def]

@@ -6,9 +6,6 @@ The screenshot goes to $TRAFFICCAM_SCREENSHOTS when set (docs/images/dashboard.p
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,10 +15,8 @@ import pytest
 from pipeline.store import Database, count_violations
 from pipeline.store.review_repo import add_user
 from review import auth
-from review.app import create_app
-from tests.review.conftest import PASSWORD, SECRET
+from tests.review.conftest import PASSWORD, VIEWPORT, live_server
 from tests.review.dashboard_data import seed_operations
-from tests.review.test_browser import VIEWPORT, browser, shots  # noqa: F401 (fixtures)
 from tests.review.test_dashboard import expected_counts
 
 pytestmark = pytest.mark.slow
@@ -29,27 +24,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def ops_server(db: Database) -> Iterator[str]:
-    import uvicorn
-
     seed_operations(db)
     add_user(db, "rita", auth.HASHER.hash(PASSWORD), "reviewer")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(db, secret_key=SECRET), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with live_server(db) as base:
+        yield base
 
 
-def test_dashboard_numbers_match_the_database_in_a_browser(browser, ops_server, db, shots: Path):  # noqa: F811
+def test_dashboard_numbers_match_the_database_in_a_browser(browser, ops_server, db, shots: Path):
     page = browser.new_page(viewport={**VIEWPORT, "height": 1400})
     page.goto(ops_server + "/login")
     page.fill("input[name=name]", "rita")

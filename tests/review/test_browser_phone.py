@@ -12,10 +12,11 @@ import pytest
 from pipeline.store.review_queries import violation_detail
 from pipeline.store.review_repo import reviews_of
 from tests.review import test_browser as kit
-from tests.review.conftest import PASSWORD
-from tests.review.test_browser import VIEWPORT, _loaded_images, _wait_until
+from tests.review.conftest import PASSWORD, VIEWPORT
+from tests.review.conftest import wait_until as _wait_until
+from tests.review.test_browser import _loaded_images
 
-browser, server, shots = kit.browser, kit.server, kit.shots  # the fixtures of the desktop browser test
+server = kit.server  # the desktop browser test's server: three violations with real evidence
 
 pytestmark = pytest.mark.slow
 

@@ -39,6 +39,10 @@ def test_users_add_list_disable(run, db):
     assert "added admin thu" in r.stdout
     user = get_user(db, "thu")
     assert user is not None and user.is_admin
+    r = run("users", "add", "oanh", "--role", "operator", input="a-long-password\n")
+    assert r.exit_code == 0 and "added operator oanh" in r.stdout, r.output
+    operator = get_user(db, "oanh")
+    assert operator is not None and operator.can_edit_scenes and not operator.is_admin
     r = run("users", "list")
     assert "thu" in r.stdout and "admin" in r.stdout and "active" in r.stdout
     assert run("users", "disable", "thu").exit_code == 0

@@ -165,3 +165,33 @@ def test_one_open_coverage_period_per_camera_from_revision_0003(engine) -> None:
     assert rows[0].ended_at == rows[0].last_seen_at and rows[1].ended_at is None  # closed at its last sign of life
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.execute(insert, {"start": t["c"], "seen": t["c"], "who": "intruder"})
+
+
+def test_operator_role_and_restored_from_from_revision_0009(engine) -> None:  # type: ignore[no-untyped-def]
+    schema.upgrade(engine, "test", "0008")
+    insert = text("INSERT INTO users (name, password_hash, role, disabled, created_at) "
+                  "VALUES (:name, 'h', :role, false, '2026-05-01 08:00:00')")  # fmt: skip
+    with pytest.raises(IntegrityError), engine.begin() as conn:  # the CHECK list before 0009
+        conn.execute(insert, {"name": "otto", "role": "operator"})
+    with engine.begin() as conn:
+        conn.execute(insert, {"name": "ada", "role": "admin"})
+    schema.upgrade(engine, "test")
+    with engine.begin() as conn:
+        conn.execute(insert, {"name": "otto", "role": "operator"})
+        conn.execute(text("INSERT INTO cameras (id, name, created_at) VALUES ('j', 'J', '2026-05-01 08:00:00')"))
+        conn.execute(text("INSERT INTO scene_versions (camera_id, version, yaml_text, sha256, author, created_at, "
+                          "restored_from) VALUES ('j', 2, 'x', :h, 'otto', '2026-05-01 08:00:00', 1)"), {"h": "a" * 64})
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert, {"name": "root", "role": "root"})
+    with engine.connect() as conn:
+        roles = dict(conn.execute(text("SELECT name, role FROM users")).tuples().all())
+    assert roles == {"ada": "admin", "otto": "operator"}
+    with pytest.raises(RuntimeError, match="1 user\\(s\\) have the role 'operator'"):
+        schema.downgrade(engine, "test", "0008")
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM users WHERE role = 'operator'"))
+    _, after = schema.downgrade(engine, "test", "0008")
+    assert after.current == "0008"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM users")).scalars().all() == ["ada"]
+        assert conn.execute(text("SELECT version FROM scene_versions")).scalars().all() == [2]
