@@ -65,6 +65,9 @@ class MixSpec:
     vn_limit: int | None = None
     """Use at most this many Vietnamese images (None: all)."""
     frames_per_clip: int | None = None
+    clip_repeat: int = 1
+    """Write each clip frame (and its night copy) this many times: the clips have far fewer frames
+    than the Vietnamese set, and mosaic augmentation crops each copy differently."""
     val_fraction: float = 0.05
     teacher_conf: float = TEACHER_CONF
     check: CheckSetSpec = field(default_factory=CheckSetSpec)
@@ -245,10 +248,14 @@ def build_mix(
             for index, frame in _clip_frames(video, spec):
                 h, w = frame.shape[:2]
                 boxes = [b for b in teacher(frame) if b.cls in LABELS]
-                write(f"clip_{clip_dir.name}_{index:05d}", boxes, w, h, frame)
+                night = night_style(frame, rng) if spec.night else None
+                for copy in range(spec.clip_repeat):
+                    tag = f"_{copy}" if copy else ""
+                    write(f"clip_{clip_dir.name}_{index:05d}{tag}", boxes, w, h, frame)
+                    if night is not None:
+                        write(f"night_{clip_dir.name}_{index:05d}{tag}", boxes, w, h, night)
                 summary.clip_frames += 1
-                if spec.night:
-                    write(f"night_{clip_dir.name}_{index:05d}", boxes, w, h, night_style(frame, rng))
+                if night is not None:
                     summary.night_frames += 1
             say(f"clip {clip_dir.name}: {summary.clip_frames} frames so far")
     if summary.vn_images + summary.clip_frames == 0:

@@ -115,6 +115,7 @@ def mix_dataset_command(
     night: Annotated[bool, typer.Option("--night/--no-night", help="Add night-styled copies of clip frames.")] = True,
     vn_limit: Annotated[int | None, typer.Option("--vn-limit", min=1, help="At most this many VN images.")] = None,
     frames_per_clip: Annotated[int | None, typer.Option("--frames-per-clip", min=1)] = None,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, max=50, help="Copies of each clip frame.")] = 1,
 ) -> None:
     """Build a training set that does not forget: Vietnamese labels plus the COCO teacher's confident boxes
     on non-Vietnamese clip frames (check-set frames left out) and night-styled copies (detector/mix.py)."""
@@ -125,7 +126,7 @@ def mix_dataset_command(
     try:
         predictor = Predictor(resolve(teacher), teacher_conf)
         spec = MixSpec(every_s=every_s, night=night, vn_limit=vn_limit, frames_per_clip=frames_per_clip,
-                       teacher_conf=teacher_conf)  # fmt: skip
+                       teacher_conf=teacher_conf, clip_repeat=repeat)  # fmt: skip
         data_yaml = build_mix(output, predictor, vn_data=vn, clips_root=clips, spec=spec,
                               progress=lambda m: err_console.print(m, highlight=False))  # fmt: skip
     except (MixError, WeightsError, FileNotFoundError) as exc:

@@ -60,7 +60,7 @@ def test_the_recipe_runs_end_to_end_on_a_tiny_real_subset(tmp_path: Path, monkey
     runner = CliRunner()
     mix = tmp_path / "mix"
     args = ["mix-dataset", "-o", str(mix), "--vn", str(vn), "--clips", str(clips), "--vn-limit", "6",
-            "--frames-per-clip", "2"]  # fmt: skip
+            "--frames-per-clip", "2", "--repeat", "2"]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     spec = yaml.safe_load((mix / "data.yaml").read_text())
@@ -72,7 +72,7 @@ def test_the_recipe_runs_end_to_end_on_a_tiny_real_subset(tmp_path: Path, monkey
         and "hanoi_ltk_hangbai" in summary["skipped_clips"]
     )
     labels = sorted((mix / "labels").glob("*/*.txt"))
-    assert len(labels) == 14
+    assert len(labels) == 6 + 2 * 2 * 2 * 2  # VN images; 2 clips x 2 frames x (day, night) x 2 copies
     clip_lines = [line for p in labels if p.name.startswith(("clip_", "night_")) for line in p.read_text().splitlines()]
     assert any(line.startswith(f"{LABELS.index('car')} ") for line in clip_lines)  # the teacher's cars on real roads
     vn_images = sorted((mix / "images").glob("*/vn_*"))
