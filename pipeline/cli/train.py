@@ -53,7 +53,8 @@ def train_detector_command(
         int, typer.Option("--freeze", min=0, max=22, help="Keep the first N layers as they start (0: train all).")
     ] = 0,
     lr0: Annotated[
-        float | None, typer.Option("--lr0", min=1e-6, max=1.0, help="Initial learning rate (default: ultralytics').")
+        float | None,
+        typer.Option("--lr0", min=1e-6, max=1.0, help="Initial learning rate, AdamW (default: ultralytics' choice)."),
     ] = None,
     check_set: Annotated[
         Path | None,
