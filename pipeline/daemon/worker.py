@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,7 @@ from pipeline.daemon.streams import Backoff, SessionEnded, SessionStarted, Strea
 from pipeline.errors import LeaseLostError, StorageError
 from pipeline.process import fit_scene, site_of
 from pipeline.rules import Violation, build_rules
-from pipeline.scene import scene_hash
+from pipeline.scene import StopLine, scene_hash
 from pipeline.scenes.guard import GuardSettings
 from pipeline.scenes.live import LiveScene
 from pipeline.source import Frame
@@ -337,10 +338,7 @@ class CameraWorker:
             return CoverageReason.STARTING, None
         scene = self.session.pipeline.scene
         if scene.rules.red_light.enabled and scene.stop_lines:
-            states = self.session.pipeline.signal_states
-            unread = sorted(
-                {sl.signal for sl in scene.stop_lines if states.get(sl.signal, Colour.UNKNOWN) is Colour.UNKNOWN}
-            )
+            unread = unreadable_heads(scene.stop_lines, self.session.pipeline.signal_states)
             if unread:
                 return CoverageReason.SIGNAL_UNREADABLE, "signal " + ", ".join(unread)
         if self.last_analysed_at is None or now - self.last_analysed_at > self.stale_after_s():
@@ -409,3 +407,17 @@ class CameraWorker:
             view_shift_px=self.live.guard.last.shift_px if self.live.guard and self.live.guard.last else None,
             scene_moved=self.live.moved,
         )  # fmt: skip
+
+
+def unreadable_heads(stop_lines: Iterable[StopLine], states: Mapping[str, Colour]) -> list[str]:
+    """The heads, of every stop line and every movement with a head of its own (a turn arrow),
+    whose colour is UNKNOWN now: the traffic they control is not enforced. A movement head is
+    named with its movement and line, `right_arrow (right at approach_stop)`."""
+    unread: dict[str, None] = {}
+    for line in stop_lines:
+        if states.get(line.signal, Colour.UNKNOWN) is Colour.UNKNOWN:
+            unread[line.signal] = None
+        for move, head in line.movements.items():
+            if head != line.signal and states.get(head, Colour.UNKNOWN) is Colour.UNKNOWN:
+                unread[f"{head} ({move} at {line.id})"] = None
+    return sorted(unread)

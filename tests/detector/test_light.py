@@ -136,8 +136,16 @@ def test_long_unknown_becomes_unknown_then_recovers():
 
 def test_unknown_between_readings_breaks_the_streak():
     states = run(SignalReader([("main", BOX)], min_frames=2), [R, G, OFF, G, G])
-    assert [s.colour for s in states] == [R, R, R, R, G]
+    # green after a gap: the gap was a change, so red is not held over it (UNKNOWN from frame 2)
+    assert [s.colour for s in states] == [R, R, R, Colour.UNKNOWN, G]
+    assert states[3].since_frame == 2
     assert states[-1].since_frame == 3
+
+
+def test_gap_then_the_same_colour_is_a_flicker():
+    states = run(SignalReader([("main", BOX)], min_frames=2), [R, R, OFF, OFF, R, R])
+    assert [s.colour for s in states] == [R] * 6
+    assert {s.since_frame for s in states} == {0}
 
 
 def test_box_partly_or_wholly_outside_the_frame():
