@@ -244,7 +244,7 @@ class _Track:
     candidate_count: int = 0
     candidate_since: tuple[float, int] = (0.0, 0)
     unknown_since: tuple[float, int] | None = None
-    last_green: float | None = None  # when green was last read, with no amber read since
+    last_green: float | None = None  # when green was last read in a green state, no amber read since
 
 
 class SignalReader:
@@ -319,7 +319,8 @@ class SignalReader:
     def _in_phase_order(self, track: _Track, colour: Colour, confidence: float,
                         timestamp: float) -> tuple[Colour, float]:
         if colour is Colour.GREEN:
-            track.last_green = timestamp
+            if track.state is not None and track.state.colour is Colour.GREEN:
+                track.last_green = timestamp  # a green phase; not one green frame flickering in red
         elif colour is Colour.YELLOW:
             track.last_green = None
         elif colour is Colour.RED and track.last_green is not None:
