@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pipeline.evaluation import evaluate_clip, format_table
+from pipeline.evaluation import Truth, evaluate_clip, format_table
 
 pytestmark = pytest.mark.slow
 
@@ -71,3 +71,25 @@ def test_new_clip_floors(name, clip_runs):
     assert false <= floor.max_false, f"{false} false red-light reports, at most {floor.max_false}"
     for head, least in floor.signals.items():
         assert scored.signals[head] >= least, f"{head}: {scored.signals[head]:.3f} of frames agree, floor {least}"
+    for head, share in wrong_colour_shares(run.truth, run.report).items():
+        # issue 18's target: no head reads a wrong colour (not UNKNOWN, not the truth's) on over 1% of frames
+        assert share <= 0.01, f"{head}: a wrong colour on {share:.3f} of frames"
+
+
+def wrong_colour_shares(truth: Truth, report: dict) -> dict[str, float]:
+    """Per truth head, the share of frames where the report's timeline shows a colour that is
+    neither the truth's nor unknown."""
+    shares = {}
+    for head, timeline in truth.signals.items():
+        expected = _per_frame([(c.start_frame, c.colour.value) for c in timeline], truth.frames)
+        seen = _per_frame([(c["start_frame"], c["colour"]) for c in report["signals"].get(head, [])], truth.frames)
+        wrong = sum(1 for e, r in zip(expected, seen, strict=True) if e and r and r != "unknown" and r != e)
+        shares[head] = wrong / truth.frames
+    return shares
+
+
+def _per_frame(changes: list[tuple[int, str]], frames: int) -> list[str | None]:
+    colours: list[str | None] = [None] * frames
+    for start, colour in sorted(changes):
+        colours[start:] = [colour] * max(0, frames - start)
+    return colours
