@@ -8,11 +8,14 @@ the core has no saturation and does not vote, the halo does. Red and amber overl
 hue 4-12 (a saturated red LED drifts to orange, some amber LEDs sit at ~12), so two more cues
 split them: crimson (hue >= 150 or < 4) only ever comes from red lamps and counts extra, and
 in an elongated head (row or column of lamps, told by the box's aspect ratio) a lamp in the
-middle is amber while one at either end is not.
+middle is amber while one at either end is not. Where the cues leave it unsure (two colours
+nearly tie, amber at an end with no red rim on a head wide enough to show one) it says UNKNOWN:
+a wrong colour makes false reports and hides real ones, UNKNOWN only stops enforcing.
 
 `SignalReader` crops every configured head from each frame, filters the raw readings so one
-odd frame does not change the state, and remembers when the current colour began. Its state
-is a few fields per head, whatever the length of the stream.
+odd frame does not change the state, and remembers when the current colour began. It also
+knows the cycle (green goes to red only through amber) and arrow heads (`detector/arrow.py`).
+Its state is a few fields per head, whatever the length of the stream.
 """
 
 from __future__ import annotations
