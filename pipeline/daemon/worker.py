@@ -14,12 +14,10 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from detector.types import Colour
 from detector.weights import ResolvedWeights
 from detector.yolo import YoloDetector
 from pipeline import __version__
@@ -32,9 +30,10 @@ from pipeline.daemon.streams import Backoff, SessionEnded, SessionStarted, Strea
 from pipeline.errors import LeaseLostError, StorageError
 from pipeline.process import fit_scene, site_of
 from pipeline.rules import Violation, build_rules
-from pipeline.scene import StopLine, scene_hash
+from pipeline.scene import scene_hash
 from pipeline.scenes.guard import GuardSettings
 from pipeline.scenes.live import LiveScene
+from pipeline.signals import unreadable_heads
 from pipeline.source import Frame
 from pipeline.store import repository as repo
 from pipeline.store.coverage import (
@@ -408,16 +407,3 @@ class CameraWorker:
             scene_moved=self.live.moved,
         )  # fmt: skip
 
-
-def unreadable_heads(stop_lines: Iterable[StopLine], states: Mapping[str, Colour]) -> list[str]:
-    """The heads, of every stop line and every movement with a head of its own (a turn arrow),
-    whose colour is UNKNOWN now: the traffic they control is not enforced. A movement head is
-    named with its movement and line, `right_arrow (right at approach_stop)`."""
-    unread: dict[str, None] = {}
-    for line in stop_lines:
-        if states.get(line.signal, Colour.UNKNOWN) is Colour.UNKNOWN:
-            unread[line.signal] = None
-        for move, head in line.movements.items():
-            if head != line.signal and states.get(head, Colour.UNKNOWN) is Colour.UNKNOWN:
-                unread[f"{head} ({move} at {line.id})"] = None
-    return sorted(unread)

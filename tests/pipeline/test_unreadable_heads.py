@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from detector.types import Colour
-from pipeline.daemon.worker import unreadable_heads
+from pipeline.signals import unreadable_heads
 from pipeline.scene import load_scene
 
 # the repository's scene of vn_junction_rightarrow: round head `main_round` for the line, a right
