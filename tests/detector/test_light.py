@@ -310,7 +310,8 @@ def test_hard_heads_never_read_a_wrong_colour(clip, video, name, box, colour, un
     if not path.exists():
         pytest.skip(f"shared test data not found at {path} (expected ../shared beside the repo)")
     capture = cv2.VideoCapture(str(path))
-    reader = SignalReader([(name, box)])  # the filtered state, as the rules read it
+    # the filtered state, as the rules read it; the arrow head as its scene declares it (`arrow: right`)
+    reader = SignalReader([(name, box)], arrows={name: "right"} if name.startswith("right_arrow") else None)
     readings: Counter = Counter()
     for index in range(until):
         ok, frame = capture.read()

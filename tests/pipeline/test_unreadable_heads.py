@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from detector.types import Colour
-from pipeline.signals import unreadable_heads
 from pipeline.scene import load_scene
+from pipeline.signals import unreadable_heads
 
 # the repository's scene of vn_junction_rightarrow: round head `main_round` for the line, a right
 # ARROW head `right_arrow` for its right turn
