@@ -8,23 +8,27 @@ the core has no saturation and does not vote, the halo does. Red and amber overl
 hue 4-12 (a saturated red LED drifts to orange, some amber LEDs sit at ~12), so two more cues
 split them: crimson (hue >= 150 or < 4) only ever comes from red lamps and counts extra, and
 in an elongated head (row or column of lamps, told by the box's aspect ratio) a lamp in the
-middle is amber while one at either end is not.
+middle is amber while one at either end is not. Where the cues leave it unsure (two colours
+nearly tie, amber at an end with no red rim on a head wide enough to show one) it says UNKNOWN:
+a wrong colour makes false reports and hides real ones, UNKNOWN only stops enforcing.
 
 `SignalReader` crops every configured head from each frame, filters the raw readings so one
-odd frame does not change the state, and remembers when the current colour began. Its state
-is a few fields per head, whatever the length of the stream.
+odd frame does not change the state, and remembers when the current colour began. It also
+knows the cycle (green goes to red only through amber) and arrow heads (`detector/arrow.py`).
+Its state is a few fields per head, whatever the length of the stream.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from detector.types import Colour, LightState
+from detector.arrow import read_arrow
+from detector.types import Arrow, Colour, LightState
 
 _COLOURS = (Colour.RED, Colour.YELLOW, Colour.GREEN)
 
@@ -48,7 +52,10 @@ _LIT_FRACTION = 0.35  # pixels at least this bright relative to the crop's peak 
 _VOTE_FRACTION = 0.7  # ...if their saturation is at least this share of the crop's top one
 _ELONGATED = 1.5  # aspect ratio from which the crop is taken as a row / column of lamps
 _POSITION_WEIGHT = 0.6  # how far the lamp's place can tip a split between red and amber
-_MIN_SHARE = 0.5  # the winning colour must hold this share of the evidence
+_MIN_SHARE = 0.5  # the winning colour must hold this share of the evidence...
+_MIN_MARGIN = 0.1  # ...and this much more than the next colour
+_NEAR_FRACTION = 0.1  # a lamp's white core touches its coloured votes within this share of the short side
+_MIN_RIM = 0.005  # crimson share of the votes (above noise) that makes end-lamp amber an overexposed red
 _SMALL_SIDE = 16  # heads narrower than this (in the frame) are far heads: a lamp is 3-5 px
 _CORE_FRACTION = 0.9  # pixels this bright relative to the peak are the lit lamp's core
 _END_PLACE = 0.25  # a lit area whose middle-ness (0 = an end lamp, 1 = the middle one) is at most this is an end lamp
@@ -71,17 +78,18 @@ def read_colour(crop: np.ndarray) -> tuple[Colour, float]:
     evidence = _lamp_evidence(_resize(bgr))
     if evidence is None:
         return Colour.UNKNOWN, 0.0
-    raw, strength, middle = evidence
-    shares = raw if middle is None else _by_place(raw, middle, small=min(bgr.shape[:2]) < _SMALL_SIDE)
+    raw, strength, middle, crimson = evidence
+    shares = raw if middle is None else _by_place(raw, middle, crimson, small=min(bgr.shape[:2]) < _SMALL_SIDE)
     if shares is None:
         return Colour.UNKNOWN, 0.0
-    best = int(np.argmax(shares[:3]))
-    if shares[best] < _MIN_SHARE:
-        return Colour.UNKNOWN, 0.0
+    order = np.argsort(shares[:3])
+    best, second = int(order[-1]), int(order[-2])
+    if shares[best] < _MIN_SHARE or shares[best] - shares[second] < _MIN_MARGIN:
+        return Colour.UNKNOWN, 0.0  # two colours nearly tie: either may be wrong
     return _COLOURS[best], round(float(shares[best]) * (0.5 + 0.5 * strength), 3)
 
 
-def _by_place(shares: np.ndarray, middle: float, small: bool) -> np.ndarray | None:
+def _by_place(shares: np.ndarray, middle: float, crimson: float, small: bool) -> np.ndarray | None:
     """Reconcile the lit lamp's hue with its place in a row / column of three lamps.
 
     Amber sits in the middle of every three-lamp head; red and green at the ends. An overexposed
@@ -90,9 +98,16 @@ def _by_place(shares: np.ndarray, middle: float, small: bool) -> np.ndarray | No
     green is never orange. On a small far head (under `_SMALL_SIDE` px across, where a few pixels
     of glow blur the lamps together), amber light between the middle and an end may be either:
     the reader says UNKNOWN rather than a colour that may be wrong.
+
+    On a head wide enough to resolve it, the overexposed red lamp keeps a crimson rim (`crimson`,
+    its share of the votes); amber light at an end with no crimson at all is not explained by
+    either lamp (a bright hood or glint put the core at the end, or the box is not the whole
+    head): UNKNOWN. On a far head the rim blurs away, and the place decides alone.
     """
     shares = shares.copy()
     if middle <= _END_PLACE:
+        if not small and int(np.argmax(shares[:3])) == 1 and crimson < _MIN_RIM:
+            return None
         shares[0] += shares[1]
         shares[1] = 0.0
     elif small and middle < _MIDDLE_PLACE and int(np.argmax(shares[:3])) == 1:
@@ -100,9 +115,10 @@ def _by_place(shares: np.ndarray, middle: float, small: bool) -> np.ndarray | No
     return shares
 
 
-def _lamp_evidence(bgr: np.ndarray) -> tuple[np.ndarray, float, float | None] | None:
-    """Shares of red, amber, green and other light in a crop, how strongly it glows (0..1), and
-    how near the middle of an elongated housing the lit area is (None: a squarish crop).
+def _lamp_evidence(bgr: np.ndarray) -> tuple[np.ndarray, float, float | None, float] | None:
+    """Shares of red, amber, green and other light in a crop, how strongly it glows (0..1), how
+    near the middle of an elongated housing the lit area is (None: a squarish crop), and the
+    share of crimson among the votes.
 
     None when nothing in the crop looks like a lit lamp.
     """
@@ -124,15 +140,32 @@ def _lamp_evidence(bgr: np.ndarray) -> tuple[np.ndarray, float, float | None] | 
     coloured = lit & (chroma >= _MIN_CHROMA)
     votes = coloured & (sat >= _VOTE_FRACTION * _percentile(sat[coloured], 99))
     weight = chroma[votes] * sat[votes]
-    shares = _hue_shares(hsv[..., 0][votes], weight)
+    shares, crimson = _hue_shares(hsv[..., 0][votes], weight)
     # where the lamp is: its brightest pixels (an overexposed core is white, its colour only in
-    # a faint rim, and on a 10 px head the coloured rim spills over the unlit lamps beside it)
-    core = value >= _CORE_FRACTION * peak
+    # a faint rim, and on a 10 px head the coloured rim spills over the unlit lamps beside it),
+    # but only next to the coloured light: a glint on an unlit lens, a bright hood or the sky
+    # behind a far head is brighter than a dull lamp and is not where the lamp is
+    core = _touching(value >= _CORE_FRACTION * peak, cv2.dilate(votes.astype(np.uint8), _kernel(bgr.shape[:2])) > 0)
     middle = _middleness(core, value[core])
     if middle is not None:
         prior = np.array([1.0 - middle, middle, 1.0 - middle])
         shares[:3] *= 1.0 - _POSITION_WEIGHT + _POSITION_WEIGHT * prior
-    return shares / shares.sum(), min(1.0, max(contrast, chroma_peak) / 128.0), middle
+    return shares / shares.sum(), min(1.0, max(contrast, chroma_peak) / 128.0), middle, crimson
+
+
+def _touching(mask: np.ndarray, near: np.ndarray) -> np.ndarray:
+    """The connected blobs of `mask` that reach into `near` (all of `mask` if none does)."""
+    _, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    keep = np.unique(labels[mask & near])
+    keep = keep[keep > 0]
+    return np.isin(labels, keep) if keep.size else mask
+
+
+def _kernel(shape: tuple[int, ...]) -> np.ndarray:
+    """A disc about a tenth of the crop's short side: how far an overexposed core reaches from
+    the coloured rim around it."""
+    radius = max(1, round(min(shape[:2]) * _NEAR_FRACTION))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
 def _percentile(values: np.ndarray, q: float) -> float:
@@ -168,8 +201,9 @@ def _resize(bgr: np.ndarray) -> np.ndarray:
     return bgr
 
 
-def _hue_shares(hue: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Evidence for red, amber, green and any other hue (sky, signs) among the voting pixels."""
+def _hue_shares(hue: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, float]:
+    """Evidence for red, amber, green and any other hue (sky, signs) among the voting pixels,
+    and the share of crimson among them."""
     crimson = (hue < _CRIMSON_BELOW) | (hue >= _CRIMSON_ABOVE)
     orange = (hue >= _CRIMSON_BELOW) & (hue < _ORANGE_BELOW)
     amber = (hue >= _ORANGE_BELOW) & (hue < _AMBER_BELOW)
@@ -179,7 +213,7 @@ def _hue_shares(hue: np.ndarray, weight: np.ndarray) -> np.ndarray:
     crimson_w, orange_w, amber_w, green_w, other_w = (float(weight[m].sum()) / total for m in
                                                       (crimson, orange, amber, green, other))
     red = min(1.0, _CRIMSON_BOOST * crimson_w) + orange_w / 2
-    return np.array([red, amber_w + orange_w / 2, green_w, other_w], dtype=np.float64)
+    return np.array([red, amber_w + orange_w / 2, green_w, other_w], dtype=np.float64), crimson_w
 
 
 def _middleness(votes: np.ndarray, weight: np.ndarray) -> float | None:
@@ -207,11 +241,13 @@ class _Track:
     """Filter state of one signal head: the held colour and the streak that may replace it."""
 
     box: tuple[int, int, int, int]
+    arrow: Arrow | None = None  # the way the head's arrow lamp points; None: round lamps
     state: LightState | None = None
     candidate: Colour | None = None
     candidate_count: int = 0
     candidate_since: tuple[float, int] = (0.0, 0)
     unknown_since: tuple[float, int] | None = None
+    last_green: float | None = None  # when green was last read in a green state, no amber read since
 
 
 class SignalReader:
@@ -223,7 +259,18 @@ class SignalReader:
         min_frames: consecutive raw readings of a new colour needed before it replaces the
             current one.
         unknown_after_s: how long raw readings must stay unknown before the state becomes
-            ``Colour.UNKNOWN``; shorter gaps keep the current colour.
+            ``Colour.UNKNOWN``; shorter gaps keep the current colour when it comes back after
+            them (a flickering LED, a passing truck). A gap followed by another colour was a
+            change: the state turns UNKNOWN, dated from the gap's start, as soon as that colour
+            is read, so the timeline never holds the old colour over a phase it did not see.
+        min_amber_s: a head goes from green to red through amber, for at least this long. Red
+            read sooner after green, with no amber read between, is an amber misread (a far
+            head's amber lamp looks orange-red) or an amber not seen: UNKNOWN, not red.
+        arrows: signal id -> the way its arrow lamp points, for heads of arrow lamps. A colour
+            read on such a head counts only when the lit shape reads as that arrow
+            (`detector.arrow.read_arrow`); another arrow, or a shape that can't be told, is UNKNOWN.
+            An arrow lamp goes dark as part of its cycle, so on these heads UNKNOWN replaces the
+            colour after `min_frames` readings like any other change, without the hold.
     """
 
     def __init__(
@@ -232,18 +279,28 @@ class SignalReader:
         *,
         min_frames: int = 2,
         unknown_after_s: float = 2.0,
+        min_amber_s: float = 3.0,
+        arrows: Mapping[str, Arrow] | None = None,
     ) -> None:
         if min_frames < 1:
             raise ValueError(f"min_frames must be >= 1 (1 = no hysteresis), got {min_frames}")
         if not unknown_after_s >= 0.0:
             raise ValueError(f"unknown_after_s must be >= 0 seconds, got {unknown_after_s}")
+        if not min_amber_s >= 0.0:
+            raise ValueError(f"min_amber_s must be >= 0 seconds (0: off), got {min_amber_s}")
         self.min_frames = min_frames
         self.unknown_after_s = unknown_after_s
+        self.min_amber_s = min_amber_s
         self._tracks: dict[str, _Track] = {}
         for signal_id, box in signals:
             if signal_id in self._tracks:
                 raise ValueError(f"signal ids must be unique, {signal_id!r} appears twice")
             self._tracks[signal_id] = _Track(_pixel_box(signal_id, box))
+        for signal_id, arrow in (arrows or {}).items():
+            if signal_id not in self._tracks or arrow not in ("left", "right", "straight"):
+                raise ValueError(f"arrows: {signal_id!r}: {arrow!r} must name a configured signal and one of "
+                                 f"left, right, straight")
+            self._tracks[signal_id].arrow = arrow
 
     def update(self, frame: np.ndarray, frame_index: int, timestamp: float) -> dict[str, LightState]:
         """Read every signal in this frame and return its filtered state per signal id.
@@ -254,9 +311,26 @@ class SignalReader:
         bgr = _as_bgr(frame, "frame")
         states = {}
         for signal_id, track in self._tracks.items():
-            colour, confidence = read_colour(_crop(bgr, track.box))
+            crop = _crop(bgr, track.box)
+            colour, confidence = read_colour(crop)
+            if track.arrow is not None and colour is not Colour.UNKNOWN and read_arrow(crop) != track.arrow:
+                colour, confidence = Colour.UNKNOWN, 0.0  # lit, but not the arrow this head shows
+            colour, confidence = self._in_phase_order(track, colour, confidence, timestamp)
             states[signal_id] = self._step(signal_id, track, colour, confidence, frame_index, timestamp)
         return states
+
+    def _in_phase_order(self, track: _Track, colour: Colour, confidence: float,
+                        timestamp: float) -> tuple[Colour, float]:
+        if colour is Colour.GREEN:
+            if track.state is not None and track.state.colour is Colour.GREEN:
+                track.last_green = timestamp  # a green phase; not one green frame flickering in red
+        elif colour is Colour.YELLOW:
+            track.last_green = None
+        elif colour is Colour.RED and track.last_green is not None:
+            if timestamp - track.last_green < self.min_amber_s - 1e-9:
+                return Colour.UNKNOWN, 0.0  # red straight after green: no head skips its amber
+            track.last_green = None
+        return colour, confidence
 
     def _step(self, signal_id: str, track: _Track, colour: Colour, confidence: float,
               frame_index: int, timestamp: float) -> LightState:
@@ -264,9 +338,9 @@ class SignalReader:
         state = track.state
         if state is None or colour == state.colour:
             since = now if state is None else (state.since, state.since_frame)
-            track.state = LightState(signal_id, colour, confidence, since[0], since[1])
+            track.state = LightState(signal_id, colour, confidence, since[0], since[1], _arrow(track, colour))
             track.candidate, track.candidate_count, track.unknown_since = None, 0, None
-        elif colour == Colour.UNKNOWN:
+        elif colour == Colour.UNKNOWN and track.arrow is None:
             track.candidate, track.candidate_count = None, 0
             if track.unknown_since is None:
                 track.unknown_since = now
@@ -274,16 +348,25 @@ class SignalReader:
                 start = track.unknown_since
                 track.state = LightState(signal_id, Colour.UNKNOWN, 0.0, start[0], start[1])
         else:
+            if track.unknown_since is not None and state.colour is not Colour.UNKNOWN:
+                # unreadable, then another colour: the gap was a change (an amber too faint to
+                # read, a lamp fading), not a flicker of the held colour, which it must not keep
+                start = track.unknown_since
+                track.state = LightState(signal_id, Colour.UNKNOWN, 0.0, start[0], start[1])
             track.unknown_since = None
             if colour != track.candidate:
                 track.candidate, track.candidate_count, track.candidate_since = colour, 0, now
             track.candidate_count += 1
             if track.candidate_count >= self.min_frames:
                 start = track.candidate_since
-                track.state = LightState(signal_id, colour, confidence, start[0], start[1])
+                track.state = LightState(signal_id, colour, confidence, start[0], start[1], _arrow(track, colour))
                 track.candidate, track.candidate_count = None, 0
         assert track.state is not None  # set by the first reading
         return track.state
+
+
+def _arrow(track: _Track, colour: Colour) -> Arrow | None:
+    return track.arrow if colour is not Colour.UNKNOWN else None
 
 
 def _pixel_box(signal_id: str, box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:

@@ -9,9 +9,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 LABELS = ("car", "motorcycle", "bus", "truck", "bicycle", "person")
 """trafficcam's vehicle and road-user labels; every model's class names map onto these."""
+
+Arrow = Literal["left", "right", "straight"]
+"""The way an arrow lamp points (a head whose lamps are arrows controls that movement only)."""
 
 
 class Colour(StrEnum):
@@ -92,13 +96,15 @@ class Detection:
 
 @dataclass(frozen=True, slots=True)
 class LightState:
-    """Colour of one signal head, and when (timestamp and frame) that colour began."""
+    """Colour of one signal head, and when (timestamp and frame) that colour began; for an arrow
+    head, the direction its lit lamp was read to point (None: a round head, or not read)."""
 
     signal_id: str
     colour: Colour
     confidence: float
     since: float
     since_frame: int = 0
+    arrow: Arrow | None = None
 
 
 @dataclass(frozen=True, slots=True)

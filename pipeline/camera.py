@@ -103,7 +103,8 @@ class CameraPipeline:
         self.on_stored, self.keep_reported = on_stored, keep_reported
         self.time_source = time_source
         self.board = SignalBoard([s.id for s in scene.signals])
-        self.reader = SignalReader([(s.id, s.box) for s in scene.signals])
+        self.reader = SignalReader([(s.id, s.box) for s in scene.signals],
+                                   arrows={s.id: s.arrow for s in scene.signals if s.arrow})
         self.tracks = TrackStore(max_age_s=max(5.0, pre_s + post_s))
         self.engine = RuleEngine(rules)
         self.recorder = EvidenceRecorder(

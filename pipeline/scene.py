@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from detector.types import LABELS, Colour
+from detector.types import LABELS, Arrow, Colour
 from pipeline.errors import SceneError
 from pipeline.timing.site import SITE_KEYS, Location, OsdClock, check_timezone
 
@@ -36,6 +36,9 @@ def _nonzero(v: Point | None) -> Point | None:
 class Signal(_Strict):
     id: Ident
     box: tuple[float, float, float, float]
+    # a head of arrow lamps: the way they point. Its colour counts only while the lit shape reads
+    # as this arrow, and a stop line may name it only for that movement. None: round lamps.
+    arrow: Arrow | None = None
 
     @field_validator("box")
     @classmethod
@@ -319,6 +322,7 @@ def _semantic_errors(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
                 errors.append(((section, i, "id"), f"duplicate id {item['id']!r}: ids must be unique within {section}"))
             seen.add(item.get("id"))
     signal_ids = [s.get("id") for _, s in items("signals")]
+    arrows = {s.get("id"): s.get("arrow") for _, s in items("signals") if s.get("arrow")}
     for i, s in items("signals"):
         box = _points([s.get("box", [])[:2], s.get("box", [])[2:]]) if isinstance(s.get("box"), list) else []
         inside(("signals", i, "box"), box)
@@ -332,6 +336,10 @@ def _semantic_errors(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
             if head not in signal_ids:
                 known = ", ".join(map(str, signal_ids)) or "none defined"
                 errors.append((loc, f"names signal {head!r}, which does not exist (signals: {known})"))
+            elif isinstance(head, str) and head in arrows and loc[-1] != arrows[head]:
+                what = "the line's own signal" if loc[-1] == "signal" else f"the {loc[-1]!r} movement"
+                errors.append((loc, f"signal {head!r} shows a {arrows[head]!r} arrow, so it cannot control "
+                                    f"{what}: name it under movements as {arrows[head]!r}"))
     for i, lane in items("lanes"):
         inside(("lanes", i, "polygon"), _points(lane.get("polygon")))
     for i, solid in items("solid_lines"):

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from detector.types import Colour, LightState
+
+if TYPE_CHECKING:
+    from pipeline.scene import StopLine
 
 
 class SignalTimeline:
@@ -59,3 +64,16 @@ class SignalBoard:
 
     def timelines(self) -> dict[str, list[LightState]]:
         return {sid: t.changes() for sid, t in self._timelines.items()}
+
+def unreadable_heads(stop_lines: Iterable[StopLine], states: Mapping[str, Colour]) -> list[str]:
+    """The heads, of every stop line and every movement with a head of its own (a turn arrow),
+    whose colour is UNKNOWN now: the traffic they control is not enforced. A movement head is
+    named with its movement and line, `right_arrow (right at approach_stop)`."""
+    unread: dict[str, None] = {}
+    for line in stop_lines:
+        if states.get(line.signal, Colour.UNKNOWN) is Colour.UNKNOWN:
+            unread[line.signal] = None
+        for move, head in line.movements.items():
+            if head != line.signal and states.get(head, Colour.UNKNOWN) is Colour.UNKNOWN:
+                unread[f"{head} ({move} at {line.id})"] = None
+    return sorted(unread)

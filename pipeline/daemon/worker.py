@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from detector.types import Colour
 from detector.weights import ResolvedWeights
 from detector.yolo import YoloDetector
 from pipeline import __version__
@@ -34,6 +33,7 @@ from pipeline.rules import Violation, build_rules
 from pipeline.scene import scene_hash
 from pipeline.scenes.guard import GuardSettings
 from pipeline.scenes.live import LiveScene
+from pipeline.signals import unreadable_heads
 from pipeline.source import Frame
 from pipeline.store import repository as repo
 from pipeline.store.coverage import (
@@ -337,10 +337,7 @@ class CameraWorker:
             return CoverageReason.STARTING, None
         scene = self.session.pipeline.scene
         if scene.rules.red_light.enabled and scene.stop_lines:
-            states = self.session.pipeline.signal_states
-            unread = sorted(
-                {sl.signal for sl in scene.stop_lines if states.get(sl.signal, Colour.UNKNOWN) is Colour.UNKNOWN}
-            )
+            unread = unreadable_heads(scene.stop_lines, self.session.pipeline.signal_states)
             if unread:
                 return CoverageReason.SIGNAL_UNREADABLE, "signal " + ", ".join(unread)
         if self.last_analysed_at is None or now - self.last_analysed_at > self.stale_after_s():
@@ -409,3 +406,4 @@ class CameraWorker:
             view_shift_px=self.live.guard.last.shift_px if self.live.guard and self.live.guard.last else None,
             scene_moved=self.live.moved,
         )  # fmt: skip
+

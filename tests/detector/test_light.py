@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 import yaml
 
 from detector.light import SignalReader, read_colour
+from detector.signal_crops import YOLO_COLOURS, yolo_signal_crops
 from detector.types import Colour
 from tests.conftest import SHARED  # ../shared, or TRAFFICCAM_SHARED
 
@@ -136,8 +136,31 @@ def test_long_unknown_becomes_unknown_then_recovers():
 
 def test_unknown_between_readings_breaks_the_streak():
     states = run(SignalReader([("main", BOX)], min_frames=2), [R, G, OFF, G, G])
-    assert [s.colour for s in states] == [R, R, R, R, G]
+    # green after a gap: the gap was a change, so red is not held over it (UNKNOWN from frame 2)
+    assert [s.colour for s in states] == [R, R, R, Colour.UNKNOWN, G]
+    assert states[3].since_frame == 2
     assert states[-1].since_frame == 3
+
+
+def test_red_straight_after_green_is_unknown_until_an_amber_could_have_passed():
+    # a far head's amber read as red (Cua Nam's 10x26 px repeaters): green never goes straight to red
+    reader = SignalReader([("main", BOX)], min_frames=2, min_amber_s=1.0)
+    states = run(reader, [G] * 3 + [R] * 15)
+    colours = [s.colour for s in states]
+    assert Colour.RED not in colours[:13]  # red read from 0.3 s, within 1 s of the last green
+    assert colours[-1] is R and states[-1].since_frame == 12  # first red read 1 s after the last green
+
+
+def test_red_after_amber_is_red_at_once():
+    states = run(SignalReader([("main", BOX)], min_frames=2, min_amber_s=3.0), [G, G, Y, Y, R, R])
+    assert [s.colour for s in states] == [G, G, G, Y, Y, R]
+    assert states[-1].since_frame == 4
+
+
+def test_gap_then_the_same_colour_is_a_flicker():
+    states = run(SignalReader([("main", BOX)], min_frames=2), [R, R, OFF, OFF, R, R])
+    assert [s.colour for s in states] == [R] * 6
+    assert {s.since_frame for s in states} == {0}
 
 
 def test_box_partly_or_wholly_outside_the_frame():
@@ -161,6 +184,7 @@ def test_box_partly_or_wholly_outside_the_frame():
         ([("a", (0, 0, float("nan"), 20))], {}, "finite"),
         ([("a", (0, 0, 10, 20))], {"min_frames": 0}, "min_frames"),
         ([("a", (0, 0, 10, 20))], {"unknown_after_s": -1.0}, "unknown_after_s"),
+        ([("a", (0, 0, 10, 20))], {"min_amber_s": -1.0}, "min_amber_s"),
     ],
 )
 def test_bad_configuration_is_refused(signals, kwargs, message):
@@ -221,43 +245,19 @@ def test_hanoi_timeline_agrees_with_truth(hanoi, signal_id):
 
 # ---- labelled Vietnamese CCTV crops (../shared) ----------------------------------------------
 
-LABEL_COLOURS = {1: Colour.GREEN, 3: Colour.RED, 5: Colour.YELLOW}
-
-
-def _labelled_crops(root: Path, grow: int = 2):
-    """(crop, colour) for every lit-signal label row; polygons are taken by their bounding box."""
-    for label_file in sorted((root / "labels").glob("*.txt")):
-        rows = [line.split() for line in label_file.read_text().splitlines() if line.strip()]
-        rows = [r for r in rows if int(r[0]) in LABEL_COLOURS]
-        images = list((root / "images").glob(label_file.stem + ".*"))
-        if not rows or not images:
-            continue
-        image = cv2.imread(str(images[0]))
-        height, width = image.shape[:2]
-        for row in rows:
-            values = [float(v) for v in row[1:]]
-            if len(values) == 4:
-                cx, cy, w, h = values
-                xs, ys = (cx - w / 2, cx + w / 2), (cy - h / 2, cy + h / 2)
-            else:
-                xs, ys = values[0::2], values[1::2]
-            x1, x2 = max(0, int(min(xs) * width) - grow), min(width, int(np.ceil(max(xs) * width)) + grow)
-            y1, y2 = max(0, int(min(ys) * height) - grow), min(height, int(np.ceil(max(ys) * height)) + grow)
-            yield image[y1:y2, x1:x2], LABEL_COLOURS[int(row[0])]
-
-
 @pytest.fixture(scope="module")
 def vn_results():
     if not (VN_LABELS / "labels").is_dir():
         pytest.skip(f"shared test data not found at {VN_LABELS} (expected ../shared beside the repo)")
-    results: dict[Colour, Counter] = {c: Counter() for c in LABEL_COLOURS.values()}
-    for crop, truth in _labelled_crops(VN_LABELS):
+    results: dict[Colour, Counter] = {c: Counter() for c in YOLO_COLOURS.values()}
+    for crop, truth in yolo_signal_crops(VN_LABELS):
         results[truth][read_colour(crop)[0]] += 1
     return results
 
 
-# measured on this set: green 0.958 (n=189), red 0.941 (n=220), yellow 0.778 (n=72), 9 of 481 read
-# another colour; most misses are UNKNOWN on label boxes that hold no lit lamp (countdown digits,
+# measured on this set: green 0.958 (n=189), red 0.945 (n=220), yellow 0.778 (n=72), 3 of 481 read
+# another colour (issue 18, second round: 0.958 / 0.941 / 0.778 and 9 before); most misses are
+# UNKNOWN on label boxes that hold no lit lamp (countdown digits,
 # blank 10x11 px boxes). Yellow was 0.847 before issue 18: amber light on a head under 16 px
 # across that is neither clearly in the middle lamp nor at an end now reads UNKNOWN (on the far
 # US heads it was an overexposed red read as amber on 55-99% of frames), and amber light at the
@@ -274,7 +274,9 @@ def test_vn_cctv_wrong_colours_are_rare(vn_results):
     """Calling a lit lamp the wrong colour is worse than UNKNOWN: it could make a red-light case."""
     total = sum(sum(c.values()) for c in vn_results.values())
     wrong = sum(n for truth, c in vn_results.items() for got, n in c.items() if got not in (truth, Colour.UNKNOWN))
-    assert wrong / total <= 0.03, f"{wrong} of {total} crops read as another colour"
+    # measured 3 of 481 (0.6%; 9, 1.9%, before issue 18's second round): a green 15x19 crop whose
+    # lamp is a few teal pixels beside orange ones, a blank 10x11 box, and a box on a rider in red
+    assert wrong / total <= 0.01, f"{wrong} of {total} crops read as another colour"
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 50, 951])
@@ -308,7 +310,8 @@ def test_hard_heads_never_read_a_wrong_colour(clip, video, name, box, colour, un
     if not path.exists():
         pytest.skip(f"shared test data not found at {path} (expected ../shared beside the repo)")
     capture = cv2.VideoCapture(str(path))
-    reader = SignalReader([(name, box)])  # the filtered state, as the rules read it
+    # the filtered state, as the rules read it; the arrow head as its scene declares it (`arrow: right`)
+    reader = SignalReader([(name, box)], arrows={name: "right"} if name.startswith("right_arrow") else None)
     readings: Counter = Counter()
     for index in range(until):
         ok, frame = capture.read()

@@ -212,3 +212,32 @@ def test_scene_draw_shows_the_detection_region_and_the_clock_box():
     assert (out[300, 300] == 0).all()  # inside is left alone
     roi = draw_calibration(blank, parse_scene({**MINIMAL, "detection": {"region": "roi", "margin": 0.05}}))
     assert tuple(roi[300, 0]) == (89, 199, 52)  # roi: the elements' box (x from 0) is drawn
+
+
+def test_an_arrow_head_controls_only_its_own_movement(tmp_path):
+    data = copy.deepcopy(MINIMAL)
+    data["signals"].append({"id": "right_arrow", "box": [575, 178, 590, 200], "arrow": "right"})
+    data["stop_lines"][0]["movements"] = {"right": "right_arrow"}
+    scene = parse_scene(data)
+    assert scene.signals[1].arrow == "right" and scene.signals[0].arrow is None
+    assert scene.scaled_to(1280, 960).signals[1].arrow == "right"
+    data["stop_lines"][0]["movements"] = {"left": "right_arrow"}  # a right arrow cannot let left turns go
+    errors = errors_of(data, tmp_path)
+    assert any("movements.left: signal 'right_arrow' shows a 'right' arrow" in e for e in errors), errors
+    data["stop_lines"][0].update(signal="right_arrow", movements={})  # nor be the whole line's signal
+    assert any("stop_lines[0].signal: signal 'right_arrow' shows a 'right' arrow" in e
+               for e in errors_of(data, tmp_path)), errors_of(data, tmp_path)
+    data["signals"][1]["arrow"] = "up"
+    assert any("arrow" in e for e in errors_of(data, tmp_path))
+
+
+def test_the_documented_example_scene_loads():
+    # docs/SCENE.md's example must stay a scene the code accepts (an arrow head among its signals)
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "SCENE.md").read_text(encoding="utf-8")
+    example = re.search(r"```yaml\n(.*?)```", text, re.S)
+    assert example is not None
+    scene = parse_scene(yaml.safe_load(example.group(1)))
+    assert [s.arrow for s in scene.signals] == [None, "right"]
