@@ -1,10 +1,11 @@
 """The clips whose scene and truth the repository keeps (eval/clips; videos in ../shared/clips), run
 with the real detector and scored against that truth: floors at what was measured.
 
-Measured 2026-12-01 with `trafficcam eval --clips ../shared/clips --clips eval/clips` (every frame,
-conf 0.25, the rules' defaults); MODELS.md "Evaluation on all shared clips" has the full table and why
-each miss happens. The US clips run with `coco-n-f16`, the Vietnamese ones with `vn2`, the weights
-each kind of footage is best served by. Floors leave room for tracker nondeterminism, not for wishes.
+Measured 2026-12-01 19:45 UTC with `trafficcam eval --clips ../shared/clips --clips eval/clips` (every
+frame, conf 0.25, the rules' defaults); MODELS.md "Evaluation on all shared clips" has the full table and why
+each miss happens. Every clip runs with the shipped default (the manifest's `default:`, what
+`process` and `watch` use without --weights): no clip gets the weights that suit it best (issue 17).
+Floors leave room for tracker nondeterminism, not for wishes.
 Every head of every clip here must read a wrong colour (neither the truth's nor UNKNOWN) on at most
 1% of its frames (issue 18's target); signal figures after issue 18's second signal round (MODELS.md,
 "Signal reading, second round").
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from detector.weights import default_weights
 from pipeline.evaluation import Truth, evaluate_clip, format_table
 
 pytestmark = pytest.mark.slow
@@ -25,7 +27,6 @@ pytestmark = pytest.mark.slow
 class Floor:
     """What a clip must keep scoring: red-light finds and false reports, agreement per signal head."""
 
-    weights: str
     min_found: int
     max_false: int
     signals: dict[str, float] = field(default_factory=dict)
@@ -35,33 +36,34 @@ FLOORS = {
     # the black pickup runs the red at f41: found (measured 1 of 1, 0 false); every head 1.000 (the right
     # mast head's washed-out red read yellow on half its frames before issue 18)
     "us_cspr012_redlight": Floor(
-        weights="coco-n-f16", min_found=1, max_false=0,
+        min_found=1, max_false=0,
         signals={"mast_left_turn": 0.95, "mast_through_centre": 0.95, "pole_left": 0.95, "mast_through_right": 0.95},
     ),
     # the red sedan at f168: found (1 of 1, 0 false); all three heads 1.000
     "us_fredmeyer_redlight": Floor(
-        weights="coco-n-f16", min_found=1, max_false=0,
+        min_found=1, max_false=0,
         signals={"span_left": 0.95, "span_centre": 0.95, "span_right": 0.95},
     ),
     # the minivan at f180 is missed: no track crosses the stop line there; measured 0 false reports.
     # Heads (9-11 px wide, overexposed red): 0.980-0.997, mast_1 0.889 (the rest UNKNOWN, no wrong colour).
     "us_cspr003_redlight": Floor(
-        weights="coco-n-f16", min_found=0, max_false=0,
+        min_found=0, max_false=0,
         signals={"mast_1": 0.85, "mast_2": 0.95, "mast_3": 0.95, "mast_4": 0.95, "pole_right": 0.95},
     ),
-    # no clear red runner: a precision test on a motorbike queue at the zebra. vn2 measured 0 reports
-    # (coco-n-f16 reports the rider who creeps over the zebra edge at f264 and stops: issue 18's first
-    # failure class). Heads 0.987 / 0.956 / 0.956: the far heads' amber (a 3 px dot) reads UNKNOWN.
+    # no clear red runner: a precision test on a motorbike queue at the zebra. The default measured 0
+    # reports (coco-n-f16 alone reported the rider who creeps over the zebra edge at f264 and stops before
+    # the two-line trigger: issue 18's first failure class). Heads 0.987 / 0.956 / 0.956: the far heads'
+    # amber (a 3 px dot) reads UNKNOWN.
     # One false report allowed for tracker nondeterminism.
     "vn_hanoi_cuanam_dbp": Floor(
-        weights="vn2", min_found=0, max_false=1,
+        min_found=0, max_false=1,
         signals={"near_main": 0.95, "far_left": 0.93, "far_right": 0.93},
     ),
-    # both riders who go straight on red (f58, f112) found (measured 2 of 2, 0 false, with vn2): the
+    # both riders who go straight on red (f58, f112) found (measured 2 of 2, 0 false): the
     # round head's overexposed red reads red (1.000), the right ARROW head (`arrow: right`) green while
     # lit and UNKNOWN once dark (1.000).
     "vn_junction_rightarrow": Floor(
-        weights="vn2", min_found=1, max_false=0, signals={"main_round": 0.95, "right_arrow": 0.95},
+        min_found=1, max_false=0, signals={"main_round": 0.95, "right_arrow": 0.95},
     ),
 }
 
@@ -69,7 +71,7 @@ FLOORS = {
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_new_clip_floors(name, clip_runs):
     floor = FLOORS[name]
-    run = clip_runs(name, weights=floor.weights)
+    run = clip_runs(name, weights=default_weights())
     scored = evaluate_clip(name, run.truth, run.report)
     print("\n" + format_table([scored]))
     red = scored.matches.rules.get("red_light")
