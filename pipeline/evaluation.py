@@ -13,7 +13,7 @@ import logging
 import math
 import reprlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -89,6 +89,7 @@ class ReportedViolation(_Tolerant):
     label: str | None = None
     track_id: int | None = None
     confidence: float | None = None
+    box: tuple[float, float, float, float] | None = None
 
 
 class Report(_Tolerant):
@@ -157,13 +158,16 @@ class Match:
 
 @dataclass(frozen=True)
 class RuleScore:
-    """Outcome for one rule. `set_aside`: reports that hit an `uncertain` entry (not scored)."""
+    """Outcome for one rule. `set_aside`: reports that hit an `uncertain` entry (not scored);
+    `duplicates`: the false positives that are a second report of a road user already reported
+    (see `_duplicates`): one vehicle, two reports."""
 
     rule: str
     matched: tuple[Match, ...] = ()
     false_positives: tuple[ReportedViolation, ...] = ()
     misses: tuple[TruthEvent, ...] = ()
     set_aside: tuple[Match, ...] = ()
+    duplicates: tuple[ReportedViolation, ...] = ()
 
     @property
     def tp(self) -> int:
@@ -210,6 +214,7 @@ def _pool(rule: str, scores: Iterable[RuleScore]) -> RuleScore:
         false_positives=tuple(r for s in scores for r in s.false_positives),
         misses=tuple(e for s in scores for e in s.misses),
         set_aside=tuple(m for s in scores for m in s.set_aside),
+        duplicates=tuple(r for s in scores for r in s.duplicates),
     )
 
 
@@ -279,13 +284,39 @@ def _score_group(
     targets = [(e, False) for e in true] + [(e, True) for e in doubtful]
     pairs = _assign(reports, targets, tol)
     hit = set(pairs.values())
+    false_positives = tuple(r for i, r in enumerate(reports) if i not in pairs)
     return RuleScore(
         rule,
         matched=tuple(Match(targets[j][0], reports[i]) for i, j in pairs.items() if not targets[j][1]),
-        false_positives=tuple(r for i, r in enumerate(reports) if i not in pairs),
+        false_positives=false_positives,
         misses=tuple(e for j, (e, uncertain) in enumerate(targets) if not uncertain and j not in hit),
         set_aside=tuple(Match(targets[j][0], reports[i]) for i, j in pairs.items() if targets[j][1]),
+        duplicates=_duplicates(false_positives, [reports[i] for i in pairs], tol),
     )
+
+
+def _duplicates(
+    false_positives: Sequence[ReportedViolation], paired: Sequence[ReportedViolation], tol: float
+) -> tuple[ReportedViolation, ...]:
+    """The false positives that repeat another report of the same place: within `tol` frames of a
+    report paired with a truth entry (or of an earlier false positive), with box centres closer
+    than the taller box's height (one road user moves less than its own length between the two;
+    a rider's `person` box and their bike's box, one frame apart, are nearly one box)."""
+    seen = list(paired)
+    out = []
+    for r in sorted(false_positives, key=lambda r: r.frame):
+        if r.box is not None and any(_same_road_user(r, o, tol) for o in seen):
+            out.append(r)
+        seen.append(r)
+    return tuple(out)
+
+
+def _same_road_user(a: ReportedViolation, b: ReportedViolation, tol: float) -> bool:
+    if a.box is None or b.box is None or abs(a.frame - b.frame) > tol:
+        return False
+    (ax1, ay1, ax2, ay2), (bx1, by1, bx2, by2) = a.box, b.box
+    distance = math.hypot((ax1 + ax2 - bx1 - bx2) / 2, (ay1 + ay2 - by1 - by2) / 2)
+    return distance < max(ay2 - ay1, by2 - by1)
 
 
 def _warn_if_other_clip(truth: Truth, report: Report) -> None:
@@ -387,6 +418,12 @@ def format_table(results: Iterable[ClipResult]) -> str:
             nums = [str(score.tp), str(score.fp), str(score.fn), f"{score.precision:.2f}", f"{score.recall:.2f}"]
             rows.append(["TOTAL", name, *nums])
     lines = _columns(["clip", "rule", "tp", "fp", "fn", "precision", "recall"], rows, left=2)
+    duplicates = [(res.clip, r) for res in results for r in res.matches.total.duplicates]
+    lines.append("")
+    lines.append(
+        f"one vehicle, two reports: {len(duplicates)} of the false positives repeat a report of the same "
+        "road user" + "".join(f"\n  {clip} {r.rule} at {r.where}, frame {r.frame}" for clip, r in duplicates)
+    )
     if signal_rows:
         lines += ["", *_columns(["clip", "signal", "agreement"], signal_rows, left=2)]
     return "\n".join(lines)

@@ -137,7 +137,7 @@ def _clip_json(result: ClipResult) -> dict[str, object]:
         "clip": result.clip,
         "rules": {
             name: {"tp": s.tp, "fp": s.fp, "fn": s.fn, "precision": round(s.precision, 4), "recall": round(s.recall, 4),
-                   "set_aside": len(s.set_aside)}
+                   "set_aside": len(s.set_aside), "duplicates": len(s.duplicates)}
             for name, s in rules.items()
         },
         "signals": {k: round(v, 4) for k, v in result.signals.items()},

@@ -285,9 +285,30 @@ def test_format_table() -> None:
     assert lines[5].split() == ["TOTAL", "red_light", "1", "1", "0", "0.50", "1.00"]
     assert lines[6].split() == ["TOTAL", "wrong_way", "0", "0", "1", "1.00", "0.00"]
     assert lines[7].split() == ["TOTAL", "all", "1", "1", "1", "0.50", "0.50"]
-    assert lines[8:] == ["", lines[9], lines[10]]  # clip_b has no signals
-    assert lines[9].split() == ["clip", "signal", "agreement"]
-    assert lines[10].split() == ["clip_a", "main", "0.967"]
+    assert lines[8:] == ["", lines[9], "", lines[11], lines[12]]  # clip_b has no signals
+    assert lines[9].startswith("one vehicle, two reports: 0 of the false positives")
+    assert lines[11].split() == ["clip", "signal", "agreement"]
+    assert lines[12].split() == ["clip_a", "main", "0.967"]
+
+
+def test_a_second_report_of_the_same_road_user_is_counted_as_a_duplicate() -> None:
+    """A rider's `person` track and bike track crossing one frame apart (issue 18): two reports, one
+    vehicle. Another rider crossing at the same time two lanes over is a false positive, not a repeat."""
+    truth = make_truth([ev(100)])
+    report = make_report()
+    report["violations"] = [
+        {"rule": "red_light", "where": "stop", "frame": 100, "box": [300, 200, 340, 290]},  # the bike
+        {"rule": "red_light", "where": "stop", "frame": 101, "box": [302, 190, 338, 270]},  # its rider
+        {"rule": "red_light", "where": "stop", "frame": 102, "box": [500, 200, 540, 290]},  # someone else
+        {"rule": "red_light", "where": "stop", "frame": 108, "box": [503, 196, 541, 292]},  # them again
+        {"rule": "red_light", "where": "stop", "frame": 160, "box": [301, 200, 341, 290]},  # 6 s later: new
+    ]
+    scores = match_violations(truth, report).total
+    assert (scores.tp, scores.fp) == (1, 4)
+    assert [r.frame for r in scores.duplicates] == [101, 108]
+    table = format_table([evaluate_clip("clip", truth, report)])
+    assert "one vehicle, two reports: 2 of the false positives" in table
+    assert "clip red_light at stop, frame 101" in table
 
 
 def _truth_files() -> list[Path]:
