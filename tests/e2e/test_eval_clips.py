@@ -78,6 +78,7 @@ def test_new_clip_floors(name, clip_runs):
     found, false = (red.tp, red.fp) if red else (0, 0)
     assert found >= floor.min_found, f"found {found} red-light violations, floor {floor.min_found}"
     assert false <= floor.max_false, f"{false} false red-light reports, at most {floor.max_false}"
+    assert not scored.matches.total.duplicates, "one vehicle, two reports"
     for head, least in floor.signals.items():
         assert scored.signals[head] >= least, f"{head}: {scored.signals[head]:.3f} of frames agree, floor {least}"
     for head, share in wrong_colour_shares(run.truth, run.report).items():

@@ -62,17 +62,20 @@ def test_every_record_has_complete_evidence_with_matching_hashes(clip_run):
     assert not list(data.glob("evidence/**/*.partial"))
 
 
-def test_red_light_with_the_vietnamese_weights_on_hanoi(clip_runs):
-    """`vn2` (models/, fine-tuned on Vietnamese CCTV; the weights this footage is for) on the Hanoi
-    clip. Measured 2026-11-28: all 8 red-light violations, no false report (with ByteTrack's score
-    fusion, before `tracker_settings` turned it off: 4 of 8). The floors allow one miss and one false
-    report for tracker nondeterminism."""
-    run = clip_runs("hanoi_ltk_hangbai", weights="vn2")
+def test_red_light_with_the_default_weights_on_hanoi(clip_runs):
+    """The shipped default (the manifest's `default:`, `coco-vn2`: `vn2` fused with `coco-n-f16`'s
+    confident boxes) on the Hanoi clip. Measured 2026-12-01, twice: 7 of 8 red-light violations, no
+    false report, and no vehicle reported twice (`coco-n` alone reports one rider twice here, at
+    f226). The floors allow one more miss and one false report for tracker nondeterminism."""
+    from detector.weights import default_weights
+
+    run = clip_runs("hanoi_ltk_hangbai", weights=default_weights())
     scored = evaluate_clip(run.name, run.truth, run.report)
     print("\n" + format_table([scored]))
     red = scored.matches.rules["red_light"]
-    assert red.recall >= 0.85, f"recall {red.recall:.2f}: {red.tp} of {red.tp + red.fn}"
+    assert red.recall >= 0.75, f"recall {red.recall:.2f}: {red.tp} of {red.tp + red.fn}"
     assert red.precision >= 0.85, f"precision {red.precision:.2f}: {red.fp} false"
+    assert not scored.matches.total.duplicates, "one vehicle, two reports"
 
 
 def test_the_marked_clip_shows_the_violating_vehicle(clip_run):
