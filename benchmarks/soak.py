@@ -1,10 +1,10 @@
 """Soak: `trafficcam watch` on looped cameras for an hour; does memory stay flat, is every record whole?
 
-    .venv/bin/python benchmarks/soak.py [--minutes 60] [--rtsp] [--cameras 2] [--shared ../shared]
+    .venv/bin/python benchmarks/soak.py [--minutes 60] [--source file|rtsp] [--cameras 2] [--shared ../shared]
         [--weights NAME|PATH] [--fps 5]
 
-Starts the daemon as its own process. Without `--rtsp` each camera is the Hanoi clip looped by the
-file source at its own rate. With `--rtsp` each camera is a real RTSP stream: GStreamer's RTSP
+Starts the daemon as its own process. With `--source file` each camera is the Hanoi clip looped by the
+file source at its own rate. With `--source rtsp` each camera is a real RTSP stream: GStreamer's RTSP
 server (tests/daemon/rtsp_server.py, under the system python3) serves the clip, looped into one
 long file by ffmpeg, as H.264; the first camera reads it over TCP, the next over UDP, and so on.
 Every minute it samples the daemon's RSS and its /health counters; at the end it stops the daemon
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.report import replace_section  # noqa: E402
 
-TITLE = "Soak: `trafficcam watch` on a looped clip"
+TITLE = "Soak: `trafficcam watch` on looped cameras"
 CLIP = ("hanoi_ltk_hangbai/16h30.25.9.22.mp4", "hanoi_ltk_hangbai/scene.yaml")
 
 
@@ -74,7 +74,7 @@ def transport(i: int) -> str:
 def render(rows: list[dict], args: argparse.Namespace, done: dict | None) -> str:
     cpu = platform.processor() or platform.machine()
     n = args.cameras
-    if args.rtsp:
+    if args.source == "rtsp":
         what = (f"{n} RTSP camera{'s' if n > 1 else ''}: the Hanoi clip (640x480, 64 s) looped, served as H.264 at "
                 f"{args.fps} fps by GStreamer's RTSP server on 127.0.0.1, read over "
                 + ", ".join(transport(i).upper() for i in range(n)))  # fmt: skip
@@ -82,7 +82,7 @@ def render(rows: list[dict], args: argparse.Namespace, done: dict | None) -> str
         what = f"{n} camera{'s' if n > 1 else ''}: the Hanoi clip (640x480, 6 fps, 64 s) looped by the file source"
     weights = args.weights or "the default (manifest `default:`)"
     lines = [
-        f"`benchmarks/soak.py --minutes {args.minutes:g}{' --rtsp' if args.rtsp else ''} --cameras {n}` on "
+        f"`benchmarks/soak.py --minutes {args.minutes:g} --source {args.source} --cameras {n}` on "
         f"{platform.node()} ({os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, niced {os.nice(0)}), "
         f"started {rows[0]['started'] if rows else '?'}, load average at start {args.load_at_start}. {what}; "
         f"each camera asks for {args.fps} analysed frames a second; weights {weights}. RSS is the daemon "
@@ -153,7 +153,12 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=60.0)
     p.add_argument("--sample-s", type=float, default=60.0)
     p.add_argument("--cameras", type=int, default=1)
-    p.add_argument("--rtsp", action="store_true", help="Serve every camera as a real RTSP stream (TCP, UDP, ...).")
+    p.add_argument(
+        "--source",
+        choices=("file", "rtsp"),
+        default="file",
+        help="file: each camera loops the clip; rtsp: each camera is a real RTSP stream (TCP, UDP, ...).",
+    )
     p.add_argument("--fps", type=int, default=5, help="Analysed frames a second each camera asks for (and RTSP rate).")
     p.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     p.add_argument("--weights", default=None, help="Manifest name or path (default: the manifest's default).")
@@ -167,11 +172,11 @@ def main() -> None:
     video, scene = (args.shared / "clips" / c for c in CLIP)
     servers: list[subprocess.Popen[str]] = []
     entries = []
-    if args.rtsp:
+    if args.source == "rtsp":
         long_video = loop_video(video, args.minutes, data / "looped.mp4")
     for i in range(args.cameras):
         cam = f"soak{i + 1}"
-        if args.rtsp:
+        if args.source == "rtsp":
             port = free_port()
             servers.append(start_rtsp(long_video, port, args.fps))
             entries.append(f"  - {{id: {cam}, source: 'rtsp://127.0.0.1:{port}/cam', scene: '{scene}', "

@@ -101,12 +101,15 @@ class YoloDetector:
                 raise WeightsError(f"model {weights.name!r} has no classes trafficcam uses (its classes: {names})")
         self.imgsz = imgsz or weights.imgsz or 640
         self.conf = conf
+        self.track_buffer = track_buffer
         self._tracker_file = tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="bytetrack-", delete=False)
         self._tracker_file.write(yaml.safe_dump(tracker_settings(conf, track_buffer), sort_keys=False))
         self._tracker_file.close()
         self.last_latency_s = 0.0
         self.last_tracker_s = 0.0  # of last_latency_s, the time ByteTrack took (the rest is detection)
         self.windows: list[Window] | None = None
+        self.onnx_threads: int | None = None
+        """ONNX Runtime intra-op threads per inference (None: its default, one per core)."""
         self._tracker: Any = None  # ByteTrack fed by the windowed path
         self._session_checked = False
 
@@ -149,8 +152,9 @@ class YoloDetector:
         if not self._session_checked:
             self._session_checked = True
             for member in self.members:
-                quiet_onnx_threads(member.model)
-            quiet_onnx_threads(self.model)
+                quiet_onnx_threads(member.model, self.onnx_threads)
+            if not self.members:
+                quiet_onnx_threads(self.model, self.onnx_threads)
             for tracker in getattr(getattr(self.model, "predictor", None), "trackers", None) or []:
                 tracker.update = self._timed(tracker.update)
 
@@ -169,10 +173,12 @@ class YoloDetector:
         xyxy, conf, cls = self._predict(frame, self.conf)
         return self._detections(xyxy, cls, conf, [None] * len(cls))
 
-    def _predict(self, frame: np.ndarray, conf: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Boxes of the detection windows (the whole frame without them); a fused entry's members'
-        boxes fused, with classes as indices of `LABELS`."""
-        windows = self.windows or [(0, 0, frame.shape[1], frame.shape[0])]
+    def _predict(
+        self, frame: np.ndarray, conf: float, windows: Sequence[Window] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes of the detection windows (`windows`, else this detector's, else the whole frame);
+        a fused entry's members' boxes fused, with classes as indices of `LABELS`."""
+        windows = windows or self.windows or [(0, 0, frame.shape[1], frame.shape[0])]
         if not self.members:
             return predict_windows(self.model, frame, windows, self.imgsz, conf, sorted(self.labels),
                                    nms_iou=self.nms_iou)  # fmt: skip
@@ -181,12 +187,9 @@ class YoloDetector:
         return xyxy, scores, np.array([LABELS.index(x) for x in labels], np.float32)
 
     def _track_windows(self, frame: np.ndarray) -> list[Detection]:
-        from ultralytics.engine.results import Boxes
-
         xyxy, conf, cls = self._predict(frame, round(self.conf / 2.5, 3))
         self._quiet_threads_once()
-        tracker = self._bytetrack()
-        tracks = tracker.update(Boxes(np.column_stack([xyxy, conf, cls]), frame.shape[:2]), frame)
+        tracks = track_boxes(self._bytetrack(), xyxy, conf, cls, frame)
         if len(tracks) == 0:
             return []
         # rows: x1 y1 x2 y2 track_id score cls detection_index
@@ -194,10 +197,7 @@ class YoloDetector:
 
     def _bytetrack(self) -> Any:
         if self._tracker is None:
-            from ultralytics.trackers.byte_tracker import BYTETracker
-            from ultralytics.utils import YAML, IterableSimpleNamespace
-
-            self._tracker = BYTETracker(args=IterableSimpleNamespace(**YAML.load(self._tracker_file.name)))
+            self._tracker = new_bytetrack(tracker_settings(self.conf, self.track_buffer))
             self._tracker.update = self._timed(self._tracker.update)
         return self._tracker
 
@@ -238,6 +238,21 @@ class YoloDetector:
         Path(self._tracker_file.name).unlink(missing_ok=True)
 
 
+def new_bytetrack(settings: dict[str, Any]) -> Any:
+    """A fresh ultralytics ByteTrack with these `tracker_settings`."""
+    from ultralytics.trackers.byte_tracker import BYTETracker
+    from ultralytics.utils import IterableSimpleNamespace
+
+    return BYTETracker(args=IterableSimpleNamespace(**settings))
+
+
+def track_boxes(tracker: Any, xyxy: np.ndarray, conf: np.ndarray, cls: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """Feed one frame's boxes to a ByteTrack; rows x1 y1 x2 y2 track_id score cls detection_index."""
+    from ultralytics.engine.results import Boxes
+
+    return tracker.update(Boxes(np.column_stack([xyxy, conf, cls]), frame.shape[:2]), frame)
+
+
 def _load(weights: ResolvedWeights) -> Any:
     from ultralytics import YOLO  # heavy import, kept out of module import time
 
@@ -274,7 +289,7 @@ class _Member:
         return xyxy[keep], scores[keep], [self.labels[int(c)] for c in cls[keep]]
 
 
-def quiet_onnx_threads(model: Any) -> bool:
+def quiet_onnx_threads(model: Any, threads: int | None = None) -> bool:
     """Rebuild the ONNX Runtime CPU session under `model` (an ultralytics YOLO that has predicted
     once) with its worker threads told not to spin; True where it did.
 
@@ -284,7 +299,8 @@ def quiet_onnx_threads(model: Any) -> bool:
     project's 2-core machine, Hanoi 640x480, `coco-n-f16`: `trafficcam process` 35 -> 40 fps, the
     bare ultralytics loop 57 -> 54 fps (BENCHMARKS.md). ultralytics offers no way to pass session
     options, so the session it built is replaced by an identical one with that option; another
-    backend (PyTorch, CUDA) is left as it is.
+    backend (PyTorch, CUDA) is left as it is. `threads` sets its intra-op threads (None: ONNX
+    Runtime's default, one per core).
     """
     backend = getattr(getattr(getattr(model, "predictor", None), "model", None), "backend", None)
     session = getattr(backend, "session", None)
@@ -297,6 +313,8 @@ def quiet_onnx_threads(model: Any) -> bool:
             return False
         options = ort.SessionOptions()
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if threads:
+            options.intra_op_num_threads = threads
         backend.session = ort.InferenceSession(session._model_path, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - an optimisation only: keep the session that works
         log.debug("kept ONNX Runtime's default session: %s", exc)

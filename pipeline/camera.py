@@ -18,6 +18,7 @@ from pathlib import Path
 
 from detector.light import SignalReader
 from detector.riders import merge_riders
+from detector.shared import CameraDetector
 from detector.types import Colour
 from detector.yolo import YoloDetector
 from pipeline import plates
@@ -80,7 +81,7 @@ class CameraPipeline:
         self,
         scene: Scene,
         rules: Iterable[Rule],
-        detector: YoloDetector,
+        detector: YoloDetector | CameraDetector,
         db: Database,
         data_dir: Path,
         fps: float,
@@ -193,8 +194,14 @@ class CameraPipeline:
         track = self.tracks.get(violation.track_id)
         if track is None:
             return
-        job = EvidenceJob(violation, track, self.occurred_at(violation.timestamp), uuid.uuid4().hex,
-                          due=violation.timestamp + self.post_s, context=key)
+        job = EvidenceJob(
+            violation,
+            track,
+            self.occurred_at(violation.timestamp),
+            uuid.uuid4().hex,
+            due=violation.timestamp + self.post_s,
+            context=key,
+        )
         self.recorder.start(job)
 
     def _store(self, done: list[tuple[EvidenceJob, list[WrittenFile] | Exception]]) -> None:

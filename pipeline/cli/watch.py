@@ -65,9 +65,31 @@ def watch(
     ] = None,
     lease_ttl: Annotated[
         float,
-        typer.Option("--lease-ttl", min=3, help="Seconds a camera's lease outlives its holder's last renewal: "
-                     "other instances on the same --db take over a dead one's cameras within about this."),
+        typer.Option(
+            "--lease-ttl",
+            min=3,
+            help="Seconds a camera's lease outlives its holder's last renewal: "
+            "other instances on the same --db take over a dead one's cameras within about this.",
+        ),
     ] = 15.0,
+    shared_detector: Annotated[
+        bool,
+        typer.Option(
+            "--shared-detector",
+            help="One pool of inference threads for all cameras, each camera with "
+            'its own tracks, instead of a detector per camera (BENCHMARKS.md, "Cameras per machine").',
+        ),
+    ] = False,
+    detector_workers: Annotated[
+        int | None,
+        typer.Option(
+            "--detector-workers",
+            min=1,
+            max=64,
+            help="Inference threads of the shared detector, each "
+            "with its own model sessions (default: one per core, at most 4); implies --shared-detector.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Only warnings and errors.")] = False,
     events: Annotated[
         Path | None, typer.Option("--events", envvar="TRAFFICCAM_EVENTS", help="events.yaml: relay events too.")
@@ -89,7 +111,8 @@ def watch(
         weights=weights, imgsz=imgsz, conf=conf, http=None if http.lower() in ("off", "none", "") else http,
         keep_days=keep_days, keep_confirmed=keep_confirmed_too, min_free_mb=min_free_mb,
         stop_timeout_s=stop_timeout, backoff_max_s=backoff_max, pid_file=pid_file or data_dir / PID_FILE,
-        lease_ttl_s=lease_ttl,
+        lease_ttl_s=lease_ttl, shared_detector=shared_detector or detector_workers is not None,
+        detector_workers=detector_workers,
     )  # fmt: skip
     from pipeline.events.background import relay_in_background
 

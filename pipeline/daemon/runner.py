@@ -400,6 +400,9 @@ class Daemon:
             lease_store.forget_instance(self.db, self.instance)  # the others take these cameras at once
         except StorageError as exc:
             log.error("leases not released (they lapse in %.0f s): %s", self.settings.lease_ttl_s, exc)
+        context = getattr(self, "context", None)
+        if context is not None and not late:  # a late camera may still wait for its boxes: it ends with the process
+            context.close_detector()
         if self.http is not None:
             self.http.stop()
         for sig, old in self._old_handlers.items():

@@ -30,6 +30,12 @@ class WatchSettings:
     backoff_max_s: float = 60.0
     retention_every_s: float = 3600.0
     pid_file: Path | None = None
+    shared_detector: bool = False
+    """One detector pool (`detector_workers` inference threads) for every camera instead of a detector
+    per camera. Off by default: on the shared 2-core machine it gave fewer analysed frames a second
+    than a detector per camera (BENCHMARKS.md, "Cameras per machine")."""
+    detector_workers: int | None = None
+    """Inference threads of the shared detector, each with its own sessions (None: one per core)."""
     lease_ttl_s: float = 15.0
     """A camera's lease lapses this long after its holder's last renewal; renewed every third of it.
     A dead instance's cameras are taken over within about this plus one renewal period."""

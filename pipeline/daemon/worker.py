@@ -1,6 +1,7 @@
 """One camera's worker thread: its stream, its detector, its pipeline per stream session.
 
-Each `CameraWorker` owns a `StreamSource` (whose reader thread reconnects forever), a detector,
+Each `CameraWorker` owns a `StreamSource` (whose reader thread reconnects forever), a detector
+(its own tracks on the daemon's one shared detector by default, detector/shared.py),
 and one `CameraPipeline` per stream session (a connection gets a fresh run row, fresh tracks
 and signal state: the light may have changed while the stream was down). Once a second it
 decides whether its camera is enforcing, and writes changes to the coverage ledger.
@@ -14,10 +15,11 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from detector.shared import CameraDetector, SharedDetector
 from detector.weights import ResolvedWeights
 from detector.yolo import YoloDetector
 from pipeline import __version__
@@ -76,6 +78,26 @@ class WorkerContext:
     metrics: Metrics
     disk: DiskGuard
     stop: threading.Event
+    shared: SharedDetector | None = None
+    """The one detector every camera's frames go to (`settings.shared_detector`), loaded by the
+    first worker that needs it."""
+    _loading: threading.Lock = field(default_factory=threading.Lock)
+
+    def detector(self) -> YoloDetector | CameraDetector:
+        """A detector for one camera: its own tracks on the shared models, or its own models."""
+        s = self.settings
+        if not s.shared_detector:
+            return YoloDetector(self.weights, imgsz=s.imgsz, conf=s.conf)
+        with self._loading:  # one worker loads the models; the others wait for them
+            if self.shared is None or not self.shared.alive:
+                self.shared = SharedDetector(self.weights, imgsz=s.imgsz, conf=s.conf, workers=s.detector_workers)
+            return self.shared.camera()
+
+    def close_detector(self) -> None:
+        with self._loading:
+            if self.shared is not None and not self.shared.close():
+                log.error("the shared detector's thread did not stop in time")
+            self.shared = None
 
 
 @dataclass
@@ -114,7 +136,7 @@ class CameraWorker:
         self.frames_analysed = 0
         self.violations: Counter[str] = Counter()
         self.error: str | None = None
-        self.detector: YoloDetector | None = None
+        self.detector: YoloDetector | CameraDetector | None = None
         self.live = LiveScene(self.db, ctx.data_dir, cfg.id, camera.scene_path, camera.scene,
                               GuardSettings(max_shift_px=cfg.scene_moved_px))  # fmt: skip
         """The saved scene version this camera enforces, and its camera-moved guard."""
@@ -156,8 +178,7 @@ class CameraWorker:
             record_coverage(db, self.id, CoverageReason.STARTING, datetime.fromtimestamp(now, UTC), "loading")
             self.state, self._pending, self._last_touch = CoverageReason.STARTING, (CoverageReason.STARTING, now), now
             self.live.load()
-            s = self.ctx.settings
-            self.detector = YoloDetector(self.ctx.weights, imgsz=s.imgsz, conf=s.conf)
+            self.detector = self.ctx.detector()
             self.source.start()
             while not self._stopping():
                 for item in self._next_items():

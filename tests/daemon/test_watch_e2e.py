@@ -193,3 +193,25 @@ def test_sighup_reloads_and_sigterm_during_a_violation_leaves_complete_records(t
     assert all(p.ended_at is not None for p in list_coverage(db, "hanoi"))
     assert not (data / "watch.pid").exists()
     db.close()
+
+
+def test_cameras_on_one_shared_detector_each_record_their_own_violations(tmp_path, mjpeg_camera, run_daemon):
+    """`--shared-detector`: two streams through one pool of two inference threads, each camera with its
+    own tracks, both find the red-light runners; a clean stop leaves no inference thread behind."""
+    cams = [mjpeg_camera(fps=6.0, start_frame=START_FRAME, count=110) for _ in range(2)]
+    cameras = write_cameras(tmp_path / "cameras.yaml", [
+        {"id": f"hanoi{i}", "source": cam.url, "scene": HANOI_SCENE, "min_fps": 0.5} for i, cam in enumerate(cams)
+    ])  # fmt: skip
+    td = run_daemon(cameras, shared_detector=True, detector_workers=2)
+    data = tmp_path / "data"
+    db = open_test_database(data)
+    for i in range(2):
+        wait_for(lambda i=i: list_violations(db, camera_id=f"hanoi{i}", rule="red_light"), 180,
+                 f"a red-light violation on camera hanoi{i}", every=1)  # fmt: skip
+    shared = td.daemon.context.shared
+    assert shared is not None and shared.alive and shared.workers == 2
+    idents = set(shared.idents)
+    assert td.stop() == 0
+    assert not shared.alive and not idents & {t.ident for t in threading.enumerate()}
+    assert_complete_evidence(db, data)
+    db.close()
