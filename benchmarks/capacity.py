@@ -184,7 +184,7 @@ def main() -> None:
         "--detectors",
         default="shared,shared-1,per-camera",
         help="Comma-separated: shared (the default pool: one inference thread per core), shared-K "
-        "(K inference threads), per-camera (--detector-per-camera).",
+        "(K inference threads), per-camera (the daemon's default: a detector per camera).",
     )
     p.add_argument("--seconds", type=float, default=30.0, help="Measured seconds per run.")
     p.add_argument("--settle", type=float, default=5.0, help="Seconds after start-up before measuring.")
