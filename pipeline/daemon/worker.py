@@ -100,13 +100,30 @@ class WorkerContext:
             self.shared = None
 
 
+def is_due(next_due: float, timestamp: float, analysis_fps: float) -> bool:
+    """Whether a frame at `timestamp` (stream seconds) is on or past the analysis clock's tick."""
+    return timestamp >= next_due - 0.05 / analysis_fps
+
+
+def next_tick(next_due: float, timestamp: float, analysis_fps: float) -> float:
+    """The analysis clock's next tick after analysing the frame at `timestamp`.
+
+    A clock, not a minimum gap: a 6 fps stream asked for 5 analyses 5 frames of every 6 (a gap of
+    at least 1/5 s would take every second frame: 3 fps). After a stall at most one tick is made up."""
+    period = 1.0 / analysis_fps
+    if next_due == float("-inf"):
+        return timestamp + period
+    return max(next_due + period, timestamp)
+
+
 @dataclass
 class _Session:
     pipeline: CameraPipeline
     run_id: int
     started: float
     dropped_at_start: int
-    last_analysed: float = float("-inf")
+    next_due: float = float("-inf")
+    """Stream time of the next analysis tick (`analysis_fps`)."""
 
 
 class CameraWorker:
@@ -302,7 +319,9 @@ class CameraWorker:
         if session is None:
             return
         afps = self.camera.config.analysis_fps
-        due = newest and (afps is None or frame.timestamp - session.last_analysed >= 0.95 / afps)
+        # an analysis clock, not a minimum gap: a 6 fps stream asked for 5 analyses 5 of every 6 frames
+        # (a gap of 1/5 s would take every second frame, 3 fps); after a stall it does not catch up
+        due = newest and (afps is None or is_due(session.next_due, frame.timestamp, afps))
         analyse = due and not self.ctx.disk.paused  # no detection when evidence cannot be written
         pipeline = session.pipeline
         if newest:
@@ -319,7 +338,8 @@ class CameraWorker:
             self.ctx.disk.storage_failed(exc)
             self.ctx.metrics.evidence_skipped.labels(self.id).inc()
         if analyse:
-            session.last_analysed = frame.timestamp
+            if afps is not None:
+                session.next_due = next_tick(session.next_due, frame.timestamp, afps)
             self.last_analysed_at = frame.timestamp
             self.frames_analysed += 1
             self._analysed_at.append(time.monotonic())
