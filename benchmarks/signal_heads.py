@@ -27,6 +27,8 @@ sys.path.insert(0, str(ROOT))
 from detector.arrow import read_arrow  # noqa: E402
 from detector.light import SignalReader, read_colour  # noqa: E402
 from detector.signal_crops import load_crop_set, yolo_signal_crops  # noqa: E402
+
+SHARED_CLIPS = ROOT.parent / "shared" / "clips"  # the videos the repository's crop sets are cut from
 from detector.types import Colour  # noqa: E402
 from pipeline.clipsets.discovery import discover_clips  # noqa: E402
 from pipeline.scene import load_scene  # noqa: E402
@@ -91,7 +93,7 @@ def measure_crops(labels: Path | None, crop_sets: list[Path]) -> None:
     results: dict[str, Counter] = {}
     crops = list(yolo_signal_crops(labels)) if labels else []
     for folder in crop_sets:
-        crops += [(c.image, c.colour) for c in load_crop_set(folder)]
+        crops += [(c.image, c.colour) for c in load_crop_set(folder, SHARED_CLIPS)]
     for crop, colour in crops:
         results.setdefault(colour.value, Counter())[read_colour(crop)[0].value] += 1
     total = sum(sum(c.values()) for c in results.values())
@@ -104,7 +106,7 @@ def measure_crops(labels: Path | None, crop_sets: list[Path]) -> None:
         print(f"  {colour}: {counts[colour] / n:.3f} right of {n}; readings {dict(counts)}")
     for folder in crop_sets:
         arrows = Counter()
-        for crop in load_crop_set(folder):
+        for crop in load_crop_set(folder, SHARED_CLIPS):
             got = read_arrow(crop.image) if read_colour(crop.image)[0] is not Colour.UNKNOWN else None
             arrows[(crop.arrow, got)] += 1
         print(f"  directions in {folder} (label, read): {dict(arrows)}")

@@ -1,8 +1,10 @@
 """Labelled signal-head crops: the YOLO-labelled CCTV images in `../shared/images`, and the crop
-sets the repository keeps (`eval/signals/`: arrow heads, far heads, heads beside a countdown, cut
-from the clips and checked by eye).
+sets the repository keeps (`eval/signals/`: arrow heads, far heads, heads beside a countdown,
+checked by eye). The repository keeps only the labels: each crop is cut from its clip's video in
+`../shared/clips` when loaded (nothing from ../shared is copied in), or read from a PNG of that
+name where one lies beside `crops.yaml`.
 
-A crop set is a folder of PNG crops and a `crops.yaml`:
+A crop set is a folder with a `crops.yaml`:
 
     crops:
       - {file: a.png, colour: green, arrow: right, clip: vn_junction_rightarrow, frame: 100,
@@ -37,17 +39,45 @@ class SignalCrop:
     note: str = ""
 
 
-def load_crop_set(folder: Path) -> list[SignalCrop]:
-    """The crops of a crop set folder, in the order of its `crops.yaml`."""
+def load_crop_set(folder: Path, clips: Path | None = None) -> list[SignalCrop]:
+    """The crops of a crop set folder, in the order of its `crops.yaml`: a PNG beside it, else cut
+    from frame `frame`, box `box` of the video in `clips/<clip>/`.
+
+    Raises:
+        FileNotFoundError: a crop has no PNG and its clip's video is not under `clips`.
+    """
     entries = yaml.safe_load((folder / "crops.yaml").read_text(encoding="utf-8"))["crops"]
     crops = []
     for entry in entries:
-        image = cv2.imread(str(folder / entry["file"]), cv2.IMREAD_COLOR)
+        png = folder / entry["file"]
+        image = cv2.imread(str(png), cv2.IMREAD_COLOR) if png.is_file() else _cut(entry, clips)
         if image is None:
-            raise FileNotFoundError(f"{folder / entry['file']}: listed in crops.yaml but not a readable image")
+            raise FileNotFoundError(f"{png}: listed in crops.yaml but not a readable image")
         crops.append(SignalCrop(entry["file"], image, Colour(entry["colour"]), entry.get("arrow"),
                                 entry.get("note", "")))
     return crops
+
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".ts")
+
+
+def _cut(entry: dict, clips: Path | None) -> np.ndarray | None:
+    folder = clips / entry["clip"] if clips is not None else None
+    videos = []
+    if folder is not None and folder.is_dir():
+        videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+    if not videos:
+        raise FileNotFoundError(f"crop {entry['file']}: no video of clip {entry['clip']!r} under {clips}")
+    cap = cv2.VideoCapture(str(videos[0]))
+    try:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, int(entry["frame"]))
+        ok, frame = cap.read()
+    finally:
+        cap.release()
+    if not ok:
+        return None
+    x1, y1, x2, y2 = (int(v) for v in entry["box"])
+    return frame[y1:y2, x1:x2].copy()
 
 
 def yolo_signal_crops(root: Path, grow: int = 2) -> Iterator[tuple[np.ndarray, Colour]]:

@@ -1,7 +1,8 @@
 """Arrow heads, far heads and a head under its countdown, from real crops of the clips.
 
-The crops live in the repository (`eval/signals/`, cut from ../shared/clips and checked by eye;
-`crops.yaml` says which clip, frame and box each comes from), so these run without ../shared.
+The repository keeps their labels (`eval/signals/crops.yaml`: clip, frame, box, colour, arrow,
+checked by eye); the crops are cut from the videos in ../shared/clips when the tests load, so
+without ../shared these skip.
 """
 
 from __future__ import annotations
@@ -15,13 +16,19 @@ from detector.arrow import read_arrow
 from detector.light import SignalReader, read_colour
 from detector.signal_crops import SignalCrop, load_crop_set
 from detector.types import Colour
+from tests.conftest import SHARED
 
-CROPS = {c.name: c for c in load_crop_set(Path(__file__).resolve().parents[2] / "eval" / "signals")}
+try:
+    CROPS = {c.name: c for c in load_crop_set(Path(__file__).resolve().parents[2] / "eval" / "signals",
+                                               SHARED / "clips")}  # fmt: skip
+except FileNotFoundError as exc:
+    CROPS = {}
+    pytestmark = pytest.mark.skip(reason=f"the crops are cut from ../shared/clips: {exc}")
 
 
 def crops(prefix: str) -> list[SignalCrop]:
     found = [c for name, c in sorted(CROPS.items()) if name.startswith(prefix)]
-    assert found, f"no crop named {prefix}* in eval/signals"
+    assert found or not CROPS, f"no crop named {prefix}* in eval/signals"
     return found
 
 
