@@ -81,6 +81,17 @@ def night_style(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.filter2D(out, -1, kernel)
 
 
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".ts")
+
+
+def clip_video(clip_dir: Path) -> Path | None:
+    """The video of a clip folder (the first by name), or None when it has none."""
+    if not clip_dir.is_dir():
+        return None
+    videos = sorted(p for p in clip_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+    return videos[0] if videos else None
+
+
 def frames_at(video: Path, pick: Callable[[float, int], Sequence[int]]) -> Iterator[tuple[int, np.ndarray]]:
     """The frames of `video` whose indices `pick(fps, frame_count)` chooses, in that order."""
     cap = cv2.VideoCapture(str(video))

@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 import yaml
 
-from detector.checkset import CheckSetSpec, check_frames, frames_at, night_style
+from detector.checkset import CheckSetSpec, check_frames, clip_video, frames_at, night_style
 from detector.evaluate import LabelledBox, iou_matrix
 from detector.labels import normalise
 from detector.types import LABELS
@@ -45,7 +45,6 @@ TEACHER = "coco-n-f16"
 TEACHER_CONF = 0.5
 # labels the Vietnamese set never labels: the teacher's boxes of these are added to its images
 UNLABELLED_IN_VN = frozenset({"person", "bus", "truck", "bicycle"})
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".ts")
 
 Teacher = Callable[[np.ndarray], list[LabelledBox]]
 
@@ -106,11 +105,6 @@ def is_vietnamese(clip_dir: Path) -> bool:
             if line.lower().lstrip("- ").startswith("country:"):
                 return "vietnam" in line.lower()
     return clip_dir.name.lower().startswith(("vn_", "hanoi"))
-
-
-def _video(clip_dir: Path) -> Path | None:
-    videos = sorted(p for p in clip_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-    return videos[0] if videos else None
 
 
 def _yolo_lines(boxes: Sequence[LabelledBox], width: int, height: int) -> list[str]:
@@ -238,7 +232,7 @@ def build_mix(
     if clips_root is not None:
         rng = np.random.default_rng(spec.night_seed)
         for clip_dir in sorted(p for p in clips_root.iterdir() if p.is_dir()):
-            video = _video(clip_dir)
+            video = clip_video(clip_dir)
             if video is None:
                 continue
             if is_vietnamese(clip_dir):

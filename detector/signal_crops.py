@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 import yaml
 
+from detector.checkset import clip_video, frames_at
 from detector.types import Colour
 
 YOLO_COLOURS = {1: Colour.GREEN, 3: Colour.RED, 5: Colour.YELLOW}
@@ -58,26 +59,15 @@ def load_crop_set(folder: Path, clips: Path | None = None) -> list[SignalCrop]:
     return crops
 
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".ts")
-
-
 def _cut(entry: dict, clips: Path | None) -> np.ndarray | None:
-    folder = clips / entry["clip"] if clips is not None else None
-    videos = []
-    if folder is not None and folder.is_dir():
-        videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-    if not videos:
+    video = clip_video(clips / entry["clip"]) if clips is not None else None
+    if video is None:
         raise FileNotFoundError(f"crop {entry['file']}: no video of clip {entry['clip']!r} under {clips}")
-    cap = cv2.VideoCapture(str(videos[0]))
-    try:
-        cap.set(cv2.CAP_PROP_POS_FRAMES, int(entry["frame"]))
-        ok, frame = cap.read()
-    finally:
-        cap.release()
-    if not ok:
+    got = next(frames_at(video, lambda fps, frames: [int(entry["frame"])]), None)
+    if got is None:
         return None
     x1, y1, x2, y2 = (int(v) for v in entry["box"])
-    return frame[y1:y2, x1:x2].copy()
+    return got[1][y1:y2, x1:x2].copy()
 
 
 def yolo_signal_crops(root: Path, grow: int = 2) -> Iterator[tuple[np.ndarray, Colour]]:
