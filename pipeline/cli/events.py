@@ -130,9 +130,7 @@ def prune_command(
     before = utc_now() - timedelta(days=days)
     try:
         database = open_database(db, data_dir)
-        total = 0
-        while (n := prune_sent(database, before, pending_too=pending_too)) > 0:
-            total += n
+        total = prune_sent(database, before, pending_too=pending_too)
     except TrafficcamError as exc:
         raise _fail(exc) from None
     what = "sent or never sent" if pending_too else "sent"

@@ -95,9 +95,7 @@ class Relay:
     def prune(self) -> int:
         """Delete the events sent more than `keep_sent_days` ago (in batches); how many went."""
         before = utc_now() - timedelta(days=self.config.keep_sent_days)
-        pruned = 0
-        while (n := prune_sent(self.db, before)) > 0:
-            pruned += n
+        pruned = prune_sent(self.db, before)
         if pruned:
             log.info("events: deleted %d event(s) sent before %s", pruned, f"{before:%Y-%m-%d %H:%M}")
         self.pruned_total += pruned

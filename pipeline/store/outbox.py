@@ -158,18 +158,22 @@ def outbox_counts(db: Database) -> OutboxCounts:
     return OutboxCounts(pending, sent, oldest)
 
 
-def prune_sent(db: Database, before: datetime, limit: int = 5000, *, pending_too: bool = False) -> int:
-    """Delete up to `limit` events sent before `before`, oldest first; how many went.
+def prune_sent(db: Database, before: datetime, batch: int = 5000, *, pending_too: bool = False) -> int:
+    """Delete the events sent before `before`, `batch` rows a transaction; how many went.
 
     An event still pending (a sink down, or no relay configured) is kept unless `pending_too`,
     then one written before `before` goes as well. The records they described stay."""
     sent_old = OutboxRow.sent_at.is_not(None) & (OutboxRow.sent_at < before)
     where = sent_old | (OutboxRow.sent_at.is_(None) & (OutboxRow.created_at < before)) if pending_too else sent_old
-    with db.session() as s:
-        ids = list(s.scalars(select(OutboxRow.id).where(where).order_by(OutboxRow.id).limit(limit)))
-        if ids:
-            s.execute(delete(OutboxRow).where(OutboxRow.id.in_(ids)))
-    return len(ids)
+    total = 0
+    while True:
+        with db.session() as s:
+            ids = list(s.scalars(select(OutboxRow.id).where(where).order_by(OutboxRow.id).limit(batch)))
+            if ids:
+                s.execute(delete(OutboxRow).where(OutboxRow.id.in_(ids)))
+        total += len(ids)
+        if len(ids) < batch:
+            return total
 
 
 def list_events(db: Database, *, type_: str | None = None, limit: int = 1000) -> list[OutboxEvent]:
