@@ -9,6 +9,7 @@ validation split, then a manifest entry with sha256, classes, training settings 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import shutil
 from collections.abc import Mapping, Sequence
@@ -283,6 +284,7 @@ def train_detector(
     time_limit_h: float | None = None,
     freeze: int = 0,
     lr0: float | None = None,
+    threads: int | None = None,
 ) -> TrainingResult:
     """Train, export, choose int8 or float, and write the manifest entry (named after `output`'s stem).
 
@@ -299,8 +301,14 @@ def train_detector(
             so a fine-tune moves less of what the start weights knew.
         lr0: initial learning rate, with AdamW (None: ultralytics' automatic optimizer and rate,
             which for a short fine-tune is AdamW at 0.002 * 5 / (4 + classes)).
+        threads: CPU threads to train with (None: every core). Ultralytics otherwise trains on
+            CPU with one core fewer than the machine has: one thread, half of a 2-core machine.
     """
+    import ultralytics.utils.torch_utils as torch_utils
     from ultralytics import YOLO
+
+    # select_device() sets torch's threads from this module constant (os.cpu_count() - 1)
+    torch_utils.NUM_THREADS = max(1, threads or os.cpu_count() or 1)
 
     run_dir = run_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)

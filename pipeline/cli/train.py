@@ -56,6 +56,10 @@ def train_detector_command(
         float | None,
         typer.Option("--lr0", min=1e-6, max=1.0, help="Initial learning rate, AdamW (default: ultralytics' choice)."),
     ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", min=1, help="CPU threads to train with (default: every core)."),
+    ] = None,
     check_set: Annotated[
         Path | None,
         typer.Option("--check-set", help="Clips folder (../shared/clips): report the result's kept score at the end."),
@@ -86,6 +90,7 @@ def train_detector_command(
             time_limit_h=time_limit,
             freeze=freeze,
             lr0=lr0,
+            threads=threads,
         )
         kept = None if check_set is None else _kept(resolve(str(result.weights)), check_set, check_dir)
     except (TrainingError, EvaluationError, WeightsError, FileNotFoundError) as exc:
