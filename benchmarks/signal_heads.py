@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from detector.arrow import read_arrow  # noqa: E402
-from detector.light import SignalReader, read_colour  # noqa: E402
+from detector.light import SignalReader, read_colour, read_head  # noqa: E402
 from detector.signal_crops import load_crop_set, yolo_signal_crops  # noqa: E402
 
 SHARED_CLIPS = ROOT.parent / "shared" / "clips"  # the videos the repository's crop sets are cut from
@@ -91,11 +91,12 @@ def _count(read: list[Colour], expected: list[Colour | None]) -> Counter:
 
 def measure_crops(labels: Path | None, crop_sets: list[Path]) -> None:
     results: dict[str, Counter] = {}
-    crops = list(yolo_signal_crops(labels)) if labels else []
+    crops = [(image, colour, None) for image, colour in yolo_signal_crops(labels)] if labels else []
     for folder in crop_sets:
-        crops += [(c.image, c.colour) for c in load_crop_set(folder, SHARED_CLIPS)]
-    for crop, colour in crops:
-        results.setdefault(colour.value, Counter())[read_colour(crop)[0].value] += 1
+        crops += [(c.image, c.colour, c.arrow if c.arrow in ("left", "right", "straight") else None)
+                  for c in load_crop_set(folder, SHARED_CLIPS)]
+    for crop, colour, arrow in crops:  # an arrow head is read as the reader reads it in a scene
+        results.setdefault(colour.value, Counter())[read_head(crop, arrow)[0].value] += 1
     total = sum(sum(c.values()) for c in results.values())
     wrong = sum(n for truth, c in results.items() for got, n in c.items() if got not in (truth, "unknown"))
     unknown = sum(c["unknown"] for truth, c in results.items() if truth != "unknown")

@@ -14,7 +14,9 @@ a wrong colour makes false reports and hides real ones, UNKNOWN only stops enfor
 
 `SignalReader` crops every configured head from each frame, filters the raw readings so one
 odd frame does not change the state, and remembers when the current colour began. It also
-knows the cycle (green goes to red only through amber) and arrow heads (`detector/arrow.py`).
+knows the cycle (green goes to red only through amber) and arrow heads (`detector/arrow.py`,
+`read_head`): a lit arrow counts only as the arrow the scene names, and an arrow with nothing lit
+reads DARK.
 Its state is a few fields per head, whatever the length of the stream.
 """
 
@@ -60,6 +62,8 @@ _SMALL_SIDE = 16  # heads narrower than this (in the frame) are far heads: a lam
 _CORE_FRACTION = 0.9  # pixels this bright relative to the peak are the lit lamp's core
 _END_PLACE = 0.25  # a lit area whose middle-ness (0 = an end lamp, 1 = the middle one) is at most this is an end lamp
 _MIDDLE_PLACE = 0.75  # ...and at least this, the middle lamp
+_DARK_PEAK_V = 200  # a dark head has nothing near white (an overexposed lit lamp's core is)...
+_DARK_CHROMA = 28  # ...and no pixel of any colour: every lit lamp, by day or night, has a coloured halo
 
 
 def read_colour(crop: np.ndarray) -> tuple[Colour, float]:
@@ -87,6 +91,34 @@ def read_colour(crop: np.ndarray) -> tuple[Colour, float]:
     if shares[best] < _MIN_SHARE or shares[best] - shares[second] < _MIN_MARGIN:
         return Colour.UNKNOWN, 0.0  # two colours nearly tie: either may be wrong
     return _COLOURS[best], round(float(shares[best]) * (0.5 + 0.5 * strength), 3)
+
+
+def is_dark(crop: np.ndarray) -> bool:
+    """No lamp of the head is lit: nothing in the crop near white, and no coloured pixel at all.
+
+    Stricter than `read_colour` finding no lamp: a dull lamp, a glint or glare that it does not
+    read as a colour is not dark either, it is unread (the reader says UNKNOWN).
+    """
+    bgr = _resize(_as_bgr(crop, "crop"))
+    if bgr.shape[0] < 2 or bgr.shape[1] < 2:
+        return False
+    value = bgr.max(axis=2).astype(np.float32)
+    chroma = value - bgr.min(axis=2)
+    return _percentile(value, 99) < _DARK_PEAK_V and _percentile(chroma, 99) < _DARK_CHROMA
+
+
+def read_head(crop: np.ndarray, arrow: Arrow | None = None) -> tuple[Colour, float]:
+    """Read one head: `read_colour` for round lamps; for an arrow head (`arrow`: the way its
+    lamp points), the colour only while the lit shape reads as that arrow (another arrow, or a
+    shape that can't be told, is UNKNOWN), and DARK when nothing is lit (`is_dark`)."""
+    colour, confidence = read_colour(crop)
+    if arrow is None:
+        return colour, confidence
+    if colour is Colour.UNKNOWN:
+        return (Colour.DARK, 1.0) if is_dark(crop) else (Colour.UNKNOWN, 0.0)
+    if read_arrow(crop) != arrow:
+        return Colour.UNKNOWN, 0.0  # lit, but not the arrow this head shows
+    return colour, confidence
 
 
 def _by_place(shares: np.ndarray, middle: float, crimson: float, small: bool) -> np.ndarray | None:
@@ -269,8 +301,9 @@ class SignalReader:
         arrows: signal id -> the way its arrow lamp points, for heads of arrow lamps. A colour
             read on such a head counts only when the lit shape reads as that arrow
             (`detector.arrow.read_arrow`); another arrow, or a shape that can't be told, is UNKNOWN.
-            An arrow lamp goes dark as part of its cycle, so on these heads UNKNOWN replaces the
-            colour after `min_frames` readings like any other change, without the hold.
+            An arrow lamp goes dark as part of its cycle: with nothing lit it reads DARK
+            (`read_head`), a state like a colour, which the rules take as "this movement follows
+            the line's own head".
     """
 
     def __init__(
@@ -311,10 +344,7 @@ class SignalReader:
         bgr = _as_bgr(frame, "frame")
         states = {}
         for signal_id, track in self._tracks.items():
-            crop = _crop(bgr, track.box)
-            colour, confidence = read_colour(crop)
-            if track.arrow is not None and colour is not Colour.UNKNOWN and read_arrow(crop) != track.arrow:
-                colour, confidence = Colour.UNKNOWN, 0.0  # lit, but not the arrow this head shows
+            colour, confidence = read_head(_crop(bgr, track.box), track.arrow)
             colour, confidence = self._in_phase_order(track, colour, confidence, timestamp)
             states[signal_id] = self._step(signal_id, track, colour, confidence, frame_index, timestamp)
         return states
@@ -340,7 +370,7 @@ class SignalReader:
             since = now if state is None else (state.since, state.since_frame)
             track.state = LightState(signal_id, colour, confidence, since[0], since[1], _arrow(track, colour))
             track.candidate, track.candidate_count, track.unknown_since = None, 0, None
-        elif colour == Colour.UNKNOWN and track.arrow is None:
+        elif colour == Colour.UNKNOWN:
             track.candidate, track.candidate_count = None, 0
             if track.unknown_since is None:
                 track.unknown_since = now
@@ -366,7 +396,7 @@ class SignalReader:
 
 
 def _arrow(track: _Track, colour: Colour) -> Arrow | None:
-    return track.arrow if colour is not Colour.UNKNOWN else None
+    return track.arrow if colour in _COLOURS else None
 
 
 def _pixel_box(signal_id: str, box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:

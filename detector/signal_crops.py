@@ -10,8 +10,9 @@ A crop set is a folder with a `crops.yaml`:
       - {file: a.png, colour: green, arrow: right, clip: vn_junction_rightarrow, frame: 100,
          box: [1548, 115, 1582, 152], note: "..."}
 
-`colour` is the lit lamp's colour (`unknown`: nothing lit); `arrow` the way a lit arrow lamp
-points, `unknown` where it can't be told by eye, absent for round lamps.
+`colour` is the lit lamp's colour (`dark`: an arrow head with nothing lit; `unknown`: can't be
+told by eye); `arrow` the way the head's arrow lamp points, `unknown` where it can't be told by eye,
+absent for round lamps.
 """
 
 from __future__ import annotations

@@ -19,12 +19,18 @@ Arrow = Literal["left", "right", "straight"]
 
 
 class Colour(StrEnum):
-    """State of a signal head."""
+    """State of a signal head.
+
+    DARK is read only on arrow heads (a scene's `arrow:`): no lamp lit, which is part of an arrow's
+    cycle and says the movement follows its stop line's own head. A round head with nothing lit is
+    UNKNOWN: a head that is out says nothing, and its line is not enforced.
+    """
 
     RED = "red"
     YELLOW = "yellow"
     GREEN = "green"
     UNKNOWN = "unknown"
+    DARK = "dark"
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ SIGNAL_BGR = {
     Colour.YELLOW: (0, 215, 255),
     Colour.GREEN: (0, 200, 0),
     Colour.UNKNOWN: (160, 160, 160),
+    Colour.DARK: (60, 60, 60),
 }
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 

@@ -12,6 +12,7 @@ from pipeline.rules.stop_line import (
     crossed_on,
     crossings,
     depth,
+    governing_head,
     movement,
     moving_on_at_end,
     progress,
@@ -42,7 +43,8 @@ class RedLightRule:
 
     Where the line names a head per movement (`movements`, e.g. a right-turn arrow), the movement
     is read from the anchor's path after the line; the report waits for it only while the heads
-    disagree. `labels` includes person: a person left after rider merging (detector/riders.py) is
+    disagree. A movement head that is DARK (an arrow that is off) gives its movement back to the
+    line's own head. `labels` includes person: a person left after rider merging (detector/riders.py) is
     nearly always a rider whose two-wheeler the detector missed.
     """
 
@@ -99,7 +101,7 @@ class RedLightRule:
                     turn = movement(obs, i, line, distance, self.turn_angle_deg, ended)
                     if turn is None:
                         continue  # not far enough yet to tell its movement
-            head = line.head_for(turn)
+            head = governing_head(line, turn, signals, obs[i].timestamp)
             red = crossed_on(obs, depths, i, head, signals, self.violate_on, self.grace_s)
             if red is None:
                 continue

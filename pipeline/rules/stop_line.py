@@ -147,6 +147,18 @@ def movement(
     return None
 
 
+def governing_head(line: StopLine, turn: str | None, signals: SignalBoard, timestamp: float) -> str:
+    """The head that `turn` over `line` obeys at `timestamp`: the movement's own head (an arrow)
+    where the line names one, except while that head is DARK: an arrow that is off gives its
+    movement back to the line's own head."""
+    head = line.head_for(turn)
+    if head != line.signal:
+        state = signals.state_at(head, timestamp)
+        if state is not None and state.colour is Colour.DARK:
+            return line.signal
+    return head
+
+
 @dataclass(frozen=True, slots=True)
 class OnRed:
     """The signal state a crossing happened on, when it is one the rule reports."""

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from detector.arrow import read_arrow
-from detector.light import SignalReader, read_colour
-from detector.signal_crops import SignalCrop, load_crop_set
+from detector.light import SignalReader, is_dark, read_colour, read_head
+from detector.signal_crops import SignalCrop, load_crop_set, yolo_signal_crops
 from detector.types import Colour
 from tests.conftest import SHARED
 
@@ -33,7 +33,7 @@ def crops(prefix: str) -> list[SignalCrop]:
 
 
 LIT_RIGHT_ARROWS = [c for c in crops("vn_junction_rightarrow_right_arrow") if c.colour is Colour.GREEN]
-DARK_ARROWS = [c for c in crops("vn_junction_rightarrow_right_arrow") if c.colour is Colour.UNKNOWN]
+DARK_ARROWS = [c for c in crops("vn_junction_rightarrow_right_arrow") if c.colour is Colour.DARK]
 
 
 @pytest.mark.parametrize("crop", LIT_RIGHT_ARROWS, ids=lambda c: c.name)
@@ -53,8 +53,26 @@ def test_the_same_arrow_turned_reads_its_new_direction(crop):
 
 
 @pytest.mark.parametrize("crop", DARK_ARROWS, ids=lambda c: c.name)
-def test_dark_arrow_reads_unknown(crop):
-    assert read_colour(crop.image) == (Colour.UNKNOWN, 0.0)
+def test_an_arrow_that_is_off_reads_dark(crop):
+    assert read_colour(crop.image) == (Colour.UNKNOWN, 0.0)  # no lamp lit...
+    assert is_dark(crop.image)
+    assert read_head(crop.image, "right") == (Colour.DARK, 1.0)  # ...on an arrow head: the arrow is off
+    assert read_head(crop.image) == (Colour.UNKNOWN, 0.0)  # a round head that is out says nothing
+
+
+def test_no_lit_head_reads_dark():
+    # every lit crop: the 481 labelled heads of ../shared/images and the lit crops of the clips
+    lit = [image for image, _ in yolo_signal_crops(SHARED / "images" / "vn_cctv_labels")]
+    lit += [c.image for c in CROPS.values() if c.colour not in (Colour.DARK, Colour.UNKNOWN)]
+    assert len(lit) > 400
+    assert not [i for i, image in enumerate(lit) if is_dark(image)]
+
+
+def test_glare_is_not_dark():
+    glare = np.full((37, 34, 3), 70, np.uint8)
+    glare[10:25, 8:26] = 250  # a white blot, no colour: glare or an overexposed core, not an arrow that is off
+    assert not is_dark(glare)
+    assert read_head(glare, "right")[0] is Colour.UNKNOWN
 
 
 @pytest.mark.parametrize("crop", crops("us_fredmeyer_redlight_span_left"), ids=lambda c: c.name)
@@ -96,13 +114,14 @@ def test_reader_counts_an_arrow_heads_colour_only_on_its_own_arrow():
     assert left.update(frame, 0, 0.0)["a"].colour is Colour.UNKNOWN  # a green RIGHT arrow says nothing of left turns
 
 
-def test_a_dark_arrow_is_unknown_without_the_hold():
+def test_an_arrow_going_off_reads_dark_like_any_change():
     lit, box = _frame(LIT_RIGHT_ARROWS[-1].image)
     dark, _ = _frame(DARK_ARROWS[0].image)
     reader = SignalReader([("a", box)], arrows={"a": "right"}, min_frames=2, unknown_after_s=2.0)
-    states = [reader.update(img, i, i / 30) for i, img in enumerate([lit] * 3 + [dark] * 3)]
-    assert [s["a"].colour for s in states] == [Colour.GREEN] * 4 + [Colour.UNKNOWN] * 2  # not green for 2 s more
-    assert states[-1]["a"].since_frame == 3 and states[-1]["a"].arrow is None
+    states = [reader.update(img, i, i / 30) for i, img in enumerate([lit] * 3 + [dark] * 3 + [lit] * 2)]
+    assert [s["a"].colour for s in states] == [Colour.GREEN] * 4 + [Colour.DARK] * 3 + [Colour.GREEN]
+    assert states[5]["a"].since_frame == 3 and states[5]["a"].arrow is None  # dated from its first dark frame
+    assert states[-1]["a"].arrow == "right"
 
 
 def test_arrows_must_name_a_signal_and_a_direction():

@@ -29,3 +29,8 @@ def test_an_unread_movement_head_is_named_with_its_movement():
 def test_an_unread_line_head_is_named_alone():
     assert unreadable_heads(SCENE.stop_lines, {"main_round": U, "right_arrow": G}) == ["main_round"]
     assert unreadable_heads(SCENE.stop_lines, {}) == ["main_round", "right_arrow (right at approach_stop)"]
+
+
+def test_an_arrow_that_is_off_is_read_not_unreadable():
+    # dark is part of an arrow's cycle (its movement follows the round head), not a gap in coverage
+    assert unreadable_heads(SCENE.stop_lines, {"main_round": G, "right_arrow": Colour.DARK}) == []

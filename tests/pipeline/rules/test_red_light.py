@@ -198,6 +198,21 @@ def test_a_right_turn_under_a_red_arrow_and_green_round_lamp_is_reported_on_the_
     assert RedLightRule().check(make_track(_path(STRAIGHT), label="motorcycle"), ARROW_SCENE, boards) is None
 
 
+@pytest.mark.parametrize(("path", "movement"), [(RIGHT_TURN, "right"), (STRAIGHT, "straight")])
+def test_an_arrow_that_is_off_gives_its_movement_back_to_the_round_head(path, movement):
+    # round lamp red, arrow DARK: a right turn is no longer covered by the arrow, it obeys the round red
+    v = RedLightRule().check(make_track(_path(path), label="motorcycle"), ARROW_SCENE, TwoHeads(Colour.DARK))
+    assert v is not None and v.signal_id == "main" and v.details["movement"] == movement
+    assert v.signal_colour is Colour.RED
+
+
+def test_an_arrow_that_is_off_under_a_green_round_lamp_is_no_report():
+    boards = TwoHeads(Colour.DARK)
+    boards.boards["main"] = FixedBoard([(-5.0, Colour.GREEN)])
+    for path in (RIGHT_TURN, STRAIGHT):
+        assert RedLightRule().check(make_track(_path(path), label="motorcycle"), ARROW_SCENE, boards) is None
+
+
 def test_movement_waits_until_the_path_tells():
     """Heads disagree: the report waits until the vehicle is two clear distances from the line."""
     short = make_track(_path(STRAIGHT[:5]), label="motorcycle")  # 38 px on: proceeded, movement not yet known
