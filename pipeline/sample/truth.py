@@ -9,8 +9,9 @@ as the rules define it, so a perfect detector and tracker would report exactly t
   `uncertain` (the pipeline may date the start of red a frame late).
 - solid_line: the first frame on the other side of a solid line, after a step that meets it, when
   the road user stays on that side for `min_frames` frames.
-- wrong_way: the middle of the first window of at least `min_duration_s` (and at most 4 s) inside
-  a lane over which the anchor moved `min_travel_px` against the lane's direction (cosine < -0.5).
+- wrong_way: the last frame of the first window of at least `min_duration_s` (and at most 4 s)
+  inside a lane over which the anchor moved `min_travel_px` against the lane's direction (cosine
+  < -0.5): where the wrong-way travel is established.
 """
 
 from __future__ import annotations
@@ -157,8 +158,7 @@ def _wrong_way(agent_id: int, track: Track, where: str, polygon: list[Point], di
             move = (p[0] - q[0], p[1] - q[1])
             if span >= settings.min_duration_s and math.hypot(*move) >= settings.min_travel_px:
                 if cosine(move, direction) < MAX_COSINE:
-                    middle = (track[start][0] + end_frame) / 2
-                    frame, user = min(track[start : end + 1], key=lambda fu: abs(fu[0] - middle))
+                    frame, user = track[end]
                     note = f"{user.label} #{agent_id} ({user.role}) travels against the direction of lane {where}"
                     return TrueViolation("wrong_way", where, frame, user.label, user.box, agent_id, note)
                 break

@@ -33,13 +33,13 @@ def steps(start: float, step: float, n: int) -> list[float]:
     [
         # drives the right way (up) in the up lane
         ("right-way", moving(150, steps(190, -10, 15)), "car", None),
-        # drives down the up lane for 1.5 s, 10 px per frame: confirmed at frame 10 over frames 0-10,
-        # reported in the middle of that window
-        ("wrong-way", moving(150, steps(40, 10, 15)), "car", ("up", 5)),
+        # drives down the up lane for 1.5 s, 10 px per frame: confirmed, and reported, at frame 10
+        # (1 s over frames 0-10)
+        ("wrong-way", moving(150, steps(40, 10, 15)), "car", ("up", 10)),
         # the same in the down lane, going up
-        ("wrong-way-other-lane", moving(50, steps(190, -10, 15)), "motorcycle", ("down", 5)),
-        # slow rider, 3 px per frame: 60 px takes 2 s (frames 0-20), reported in the middle
-        ("slow-wrong-way", moving(150, steps(40, 3, 30)), "bicycle", ("up", 10)),
+        ("wrong-way-other-lane", moving(50, steps(190, -10, 15)), "motorcycle", ("down", 10)),
+        # slow rider, 3 px per frame: 60 px takes 2 s (frames 0-20), reported at its end
+        ("slow-wrong-way", moving(150, steps(40, 3, 30)), "bicycle", ("up", 20)),
         # creeps backwards 1 px per frame for 8 s: under 60 px in the 4 s it looks back
         ("creeps-backwards", moving(150, steps(40, 1, 80)), "car", None),
         # wrong way for only 0.8 s before leaving the frame
@@ -53,7 +53,7 @@ def steps(start: float, step: float, n: int) -> list[float]:
          None),
         # U-turn: up to y = 100 at frame 9, then back down; the first window that opposes is
         # frames 7-17 (y 120 -> 180)
-        ("u-turn", moving(150, steps(190, -10, 10) + steps(110, 10, 9)), "car", ("up", 12)),
+        ("u-turn", moving(150, steps(190, -10, 10) + steps(110, 10, 9)), "car", ("up", 17)),
         # U-turn into the other half, then down it the right way
         ("u-turn-into-own-lane", at([(150, y) for y in steps(190, -10, 10)] + [(120, 90), (90, 90), (70, 100)]
                                     + [(70, y) for y in steps(110, 10, 9)]), "car", None),
@@ -72,13 +72,13 @@ def test_wrong_way_cases(name, boxes, label, expected):
         assert violation.details["cosine"] < -0.5
 
 
-def test_reported_in_the_middle_of_the_first_wrong_way_window():
+def test_reported_where_the_first_wrong_way_window_confirms_it():
     # right way for 1 s, stops for 1 s, then reverses down the lane from frame 120: confirmed at
-    # frame 126 (1 s and 60 px back, so the window is frames 116-126), reported at frame 121
+    # frame 126 (1 s and 60 px back, so the window is frames 116-126), reported there
     ys = steps(190, -10, 10) + [100] * 10 + steps(100, 10, 10)
     violation = WrongWayRule().check(make_track(moving(150, ys), start_frame=100), SCENE, NO_SIGNALS)
     assert violation is not None
-    assert violation.frame_index == 121
+    assert violation.frame_index == 126
     assert (violation.details["first_frame"], violation.details["confirmed_frame"]) == (116, 126)
 
 
@@ -147,7 +147,7 @@ def wrong_way_reports(*riders: list[tuple[int, Detection]]) -> list[tuple[int, i
     ],
 )
 def test_a_second_track_of_the_same_vehicle_is_not_reported_again(name, second, reports):
-    first = rider(1, range(0, 25))  # reported in the middle of frames 0-12
+    first = rider(1, range(0, 25))  # reported at the end of frames 0-12
     assert len(wrong_way_reports(first)) == 1
     assert len(wrong_way_reports(first, second)) == reports, name
 
