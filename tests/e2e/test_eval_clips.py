@@ -25,10 +25,12 @@ pytestmark = pytest.mark.slow
 
 @dataclass(frozen=True)
 class Floor:
-    """What a clip must keep scoring: red-light finds and false reports, agreement per signal head."""
+    """What a clip must keep scoring: finds and false reports of its rule, agreement per signal head."""
 
     min_found: int
     max_false: int
+    rule: str = "red_light"
+    analysis_fps: float | None = None
     signals: dict[str, float] = field(default_factory=dict)
     always_read: frozenset[str] = frozenset()
     """Heads that must never be reported unreadable (`signals_unreadable`) on this clip."""
@@ -68,19 +70,23 @@ FLOORS = {
         min_found=1, max_false=0, signals={"main_round": 0.95, "right_arrow": 0.95},
         always_read=frozenset({"right_arrow"}),
     ),
+    # a divided road with no violation (every road user read by eye keeps to its carriageway): a
+    # precision test of wrong_way on dense motorbikes, with painted lane arrows the detector at times
+    # boxes as standing motorcycles and a view that drifts ~20 px. 15 of its 30 fps analysed.
+    "vn_twoway_divided_motorbikes": Floor(min_found=0, max_false=0, rule="wrong_way", analysis_fps=15.0),
 }
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_new_clip_floors(name, clip_runs):
     floor = FLOORS[name]
-    run = clip_runs(name, weights=default_weights())
+    run = clip_runs(name, floor.analysis_fps, weights=default_weights())
     scored = evaluate_clip(name, run.truth, run.report)
     print("\n" + format_table([scored]))
-    red = scored.matches.rules.get("red_light")
-    found, false = (red.tp, red.fp) if red else (0, 0)
-    assert found >= floor.min_found, f"found {found} red-light violations, floor {floor.min_found}"
-    assert false <= floor.max_false, f"{false} false red-light reports, at most {floor.max_false}"
+    score = scored.matches.rules.get(floor.rule)
+    found, false = (score.tp, score.fp) if score else (0, 0)
+    assert found >= floor.min_found, f"found {found} {floor.rule} violations, floor {floor.min_found}"
+    assert false <= floor.max_false, f"{false} false {floor.rule} reports, at most {floor.max_false}"
     assert not scored.matches.total.duplicates, "one vehicle, two reports"
     for head, least in floor.signals.items():
         assert scored.signals[head] >= least, f"{head}: {scored.signals[head]:.3f} of frames agree, floor {least}"
