@@ -44,7 +44,9 @@ FLOORS = {
     # f165, 8 frames early, outside the 1 s tolerance: one false report and one miss. (A second track
     # of the same rider, its rider-and-bike box around the bike's box, reported it at f160 too until the
     # engine learnt to hold back a second track of a vehicle.) The f286 rider along the far kerb is not
-    # detected.
+    # detected. Since 2026-12-01 a wrong-way report is made where its first window confirms it, not at the
+    # window's middle (about 0.5 s later): with the default weights that matched the f155 and f173 riders
+    # (MODELS.md, "Evaluation on all 13 shared clips"); these COCO floors were not re-measured.
     ("hanoi_ltk_hangbai", "wrong_way"): (0.65, 0.5),
     # measured: the pink-helmet rider who cuts across the centre line at f134 is not detected at all in
     # frames 120-141 (recall 0), and one false report at f211: the green-shirt rider who queues astride
