@@ -75,7 +75,10 @@ def create_app(
         SessionMiddleware,
         secret_key=secret_key,
         session_cookie=SESSION_COOKIE,
-        max_age=int(app.state.sessions.lifetime.total_seconds()),
+        # The database ends a session at its lifetime and records why ("expired"). The signed cookie's own
+        # max_age is whole seconds, so at the same limit it could refuse first and leave the row unended:
+        # give it a minute's slack and let the database decide.
+        max_age=int(app.state.sessions.lifetime.total_seconds()) + 60,
         same_site="lax",
         https_only=secure_cookies,
     )
