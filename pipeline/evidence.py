@@ -51,7 +51,7 @@ CLIP_PRESET = "ultrafast"
 # Frames waiting between the decoding and ffmpeg's input (a clip's frames are read again in chunks
 # of this many, so the encoder has the last chunk while the next is decoded).
 PIPE_FRAMES = 8
-# Added to the writer thread's nice value (see `_yield_cpu`).
+# The writer thread's nice value, set as it is (not added to the process's; see `_yield_cpu`).
 WRITER_NICENESS = 10
 
 ReadAgain = Callable[[Mapping[int, "bytes | None"]], dict[int, np.ndarray]]
